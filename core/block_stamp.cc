@@ -1,0 +1,191 @@
+#include "core/block_stamp.h"
+
+#include <xxhash.h>
+
+#include <bit>
+#include <cstring>
+
+namespace longpin {
+namespace {
+
+constexpr uint64_t kGenMultiplier = 0x9e3779b97f4a7c15ULL;  // odd
+// Multiplicative inverse of kGenMultiplier mod 2^64 (Newton's iteration, evaluated at compile time).
+constexpr uint64_t InverseOf(uint64_t a) {
+  uint64_t x = a;  // correct to 3 bits for odd a
+  for (int i = 0; i < 6; ++i) x *= 2 - a * x;
+  return x;
+}
+constexpr uint64_t kGenInverse = InverseOf(kGenMultiplier);
+static_assert(kGenMultiplier * kGenInverse == 1);
+
+constexpr uint64_t Fmix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+constexpr uint64_t BlockBase(uint64_t run, uint64_t block) { return Fmix(run ^ Fmix(block + 0x6a09e667f3bcc909ULL)); }
+constexpr uint64_t TailCheck(uint64_t run, uint64_t block, uint64_t gen) {
+  return Fmix(BlockBase(run, block) ^ Fmix(gen ^ 0x510e527fade682d1ULL));
+}
+constexpr uint64_t DecodeGeneration(uint64_t word, uint64_t pattern, uint64_t base) {
+  return (word ^ pattern ^ base) * kGenInverse;
+}
+
+uint64_t HeaderWord1(const StampId& id, size_t block_size) {
+  return uint64_t{kStampVersion} | uint64_t{static_cast<uint8_t>(id.kind)} << 16 |
+         uint64_t(std::countr_zero(block_size)) << 24 | uint64_t{id.writer_id} << 32;
+}
+
+}  // namespace
+
+const char* WriterKindName(WriterKind k) {
+  switch (k) {
+    case WriterKind::kCpu: return "cpu";
+    case WriterKind::kPwrite: return "pwrite";
+    case WriterKind::kDma: return "dma";
+    case WriterKind::kNone: break;
+  }
+  return "none";
+}
+
+const char* BlockClassName(BlockClass c) {
+  switch (c) {
+    case BlockClass::kZero: return "zero";
+    case BlockClass::kIntact: return "intact";
+    case BlockClass::kTorn: return "torn";
+    case BlockClass::kForeign: return "foreign";
+    case BlockClass::kCorrupt: return "corrupt";
+  }
+  return "?";
+}
+
+StampPattern::StampPattern(uint64_t run_id, size_t block_size)
+    : run_id_(run_id), block_size_(block_size), words_(block_size / 8) {
+  uint64_t state = run_id ^ 0x243f6a8885a308d3ULL;
+  for (auto& w : words_) {
+    state += 0x9e3779b97f4a7c15ULL;
+    w = Fmix(state);
+  }
+}
+
+uint64_t PayloadKey(uint64_t run_id, uint64_t block, uint64_t generation) {
+  return BlockBase(run_id, block) ^ generation * kGenMultiplier;
+}
+
+void StampBlock(const StampPattern& pattern, const StampId& id, std::byte* dst) {
+  const size_t n = pattern.block_size() / 8;
+  auto* w = reinterpret_cast<uint64_t*>(dst);
+  const uint64_t* p = pattern.words();
+  const uint64_t key = PayloadKey(id.run_id, id.block, id.generation);
+  // Payload first, header and tail last: a reader that sees a complete header and tail at generation g saw
+  // the payload stores of g issued before them (program order on one CPU, as writeback copies pages).
+  for (size_t i = 8; i < n - 2; ++i) w[i] = p[i] ^ key;
+  w[n - 2] = id.generation;
+  w[n - 1] = TailCheck(id.run_id, id.block, id.generation);
+  uint64_t header[8] = {kStampMagic, HeaderWord1(id, pattern.block_size()), id.run_id, id.block,
+                        id.generation, id.pin_epoch, 0, 0};
+  header[7] = XXH64(header, 56, 0);
+  std::memcpy(w, header, sizeof header);
+}
+
+BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data) {
+  const size_t n = pattern.block_size() / 8;
+  const auto* w = reinterpret_cast<const uint64_t*>(data);
+  const uint64_t* p = pattern.words();
+  const uint64_t run = pattern.run_id();
+  BlockVerdict v;
+
+  const bool header_valid = w[0] == kStampMagic && XXH64(w, 56, 0) == w[7];
+  if (header_valid && w[2] == run && w[3] == block) {
+    const uint64_t gen = w[4];
+    const uint64_t key = PayloadKey(run, block, gen);
+    uint64_t diff = 0;
+    for (size_t i = 8; i < n - 2; ++i) diff |= w[i] ^ p[i] ^ key;
+    if (diff == 0 && w[n - 2] == gen && w[n - 1] == TailCheck(run, block, gen)) {
+      v.cls = BlockClass::kIntact;
+      v.generation = gen;
+      v.kind = static_cast<WriterKind>((w[1] >> 16) & 0xff);
+      v.writer_id = static_cast<uint32_t>(w[1] >> 32);
+      return v;
+    }
+  } else if (header_valid) {
+    v.cls = BlockClass::kForeign;
+    v.found_run = w[2];
+    v.found_block = w[3];
+    v.generation = w[4];
+    return v;
+  }
+
+  uint64_t any = 0;
+  for (size_t i = 0; i < n; ++i) any |= w[i];
+  if (any == 0) return v;  // kZero
+
+  // Slow path: attribute every word to a generation, to zero, or to nothing.
+  const uint64_t base = BlockBase(run, block);
+  constexpr int kMaxGens = 8;
+  uint64_t gens[kMaxGens];
+  int ngens = 0;
+  bool zero = false;
+  auto note = [&](uint64_t g) {
+    for (int k = 0; k < ngens; ++k)
+      if (gens[k] == g) return;
+    if (ngens < kMaxGens) gens[ngens++] = g;
+  };
+  auto is_candidate = [&](uint64_t g) {
+    for (int k = 0; k < ngens; ++k)
+      if (gens[k] == g) return true;
+    return false;
+  };
+  auto corrupt_at = [&](size_t i) {
+    v = BlockVerdict{};
+    v.cls = BlockClass::kCorrupt;
+    v.bad_word = i;
+    return v;
+  };
+  for (size_t i = 8; i < n - 2; ++i) {
+    if (w[i] == 0) {
+      zero = true;
+      continue;
+    }
+    const uint64_t g = DecodeGeneration(w[i], p[i], base);
+    if (g > kMaxPlausibleGeneration) return corrupt_at(i);
+    note(g);
+  }
+  // Header and tail words: identity fields must be ours (or zero), generation fields must be candidates.
+  if (w[0] != 0 && w[0] != kStampMagic) return corrupt_at(0);
+  if (w[2] != 0 && w[2] != run) return corrupt_at(2);
+  if (w[3] != 0 && w[3] != block) return corrupt_at(3);
+  if (w[6] != 0) return corrupt_at(6);
+  for (size_t i : {size_t{4}, n - 2}) {
+    if (w[i] == 0) {
+      zero = true;
+    } else if (ngens == 0 && w[i] <= kMaxPlausibleGeneration) {
+      note(w[i]);
+    } else if (!is_candidate(w[i])) {
+      return corrupt_at(i);
+    }
+  }
+  if (w[n - 1] != 0) {
+    bool match = false;
+    for (int k = 0; k < ngens && !match; ++k) match = w[n - 1] == TailCheck(run, block, gens[k]);
+    if (!match) return corrupt_at(n - 1);
+  }
+  const int sources = ngens + (zero ? 1 : 0);
+  if (sources < 2) return corrupt_at(header_valid ? n - 1 : 7);  // one generation, yet not intact
+  v.cls = BlockClass::kTorn;
+  v.has_zero_words = zero;
+  v.generation = gens[0];
+  v.min_generation = gens[0];
+  for (int k = 1; k < ngens; ++k) {
+    if (gens[k] > v.generation) v.generation = gens[k];
+    if (gens[k] < v.min_generation) v.min_generation = gens[k];
+  }
+  if (ngens == 0) v.generation = v.min_generation = 0;
+  if (zero) v.min_generation = 0;
+  return v;
+}
+
+}  // namespace longpin

@@ -1,0 +1,42 @@
+// RunDirectory: the one place a run may create, and so the only place `longpin cleanup` may remove.
+// Layout: BASE/run-<run id hex>/ holding an "owner" marker (pid and process start time of the run), the
+// scratch image and mount point, the expected log and the report. Cleanup touches only directories whose
+// marker names a process that is gone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace longpin {
+
+// The default base: $LONGPIN_WORKDIR, else /var/tmp/longpin as root, else $TMPDIR (or /tmp)/longpin-UID.
+std::string DefaultWorkBase();
+
+class RunDirectory {
+ public:
+  static Result<RunDirectory> Create(const std::string& base, uint64_t run_id);
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  // Removes the directory and what longpin put in it (files and empty directories only, never following
+  // a mount: a mount point still mounted is left alone and reported).
+  Status Remove() const;
+
+  RunDirectory() = default;
+
+ private:
+  std::string path_;
+};
+
+struct CleanupAction {
+  std::string what;  // "unmounted /var/tmp/longpin/run-1f/mnt", "removed ..."
+  bool ok = true;
+};
+// Cleans leftovers of runs whose process is gone, under base. dry_run lists without acting.
+std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_run);
+
+// Process start time (field 22 of /proc/PID/stat), to tell a live owner from a recycled pid; 0 if gone.
+unsigned long long ProcessStartTime(int pid);
+
+}  // namespace longpin

@@ -1,0 +1,199 @@
+#include "workloads/cli/run_options.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "core/block_stamp.h"
+#include "core/run_directory.h"
+#include "core/scratch_fs.h"
+#include "core/units.h"
+
+namespace longpin {
+namespace {
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::optional<SyncOpKind> ParseSyncOp(const std::string& name) {
+  for (auto op : {SyncOpKind::kFsync, SyncOpKind::kFdatasync, SyncOpKind::kMsync, SyncOpKind::kSyncFileRange,
+                  SyncOpKind::kSyncfs})
+    if (name == SyncOpName(op)) return op;
+  return std::nullopt;
+}
+
+uint64_t FreeBytes(const std::string& path) {
+  struct statvfs sv {};
+  if (::statvfs(path.c_str(), &sv) != 0) return UINT64_MAX;
+  return uint64_t(sv.f_bavail) * sv.f_frsize;
+}
+
+// The nearest existing ancestor of path (the work base may not exist yet).
+std::string ExistingAncestor(std::string path) {
+  struct stat st {};
+  while (!path.empty() && ::stat(path.c_str(), &st) != 0) {
+    auto slash = path.rfind('/');
+    path = slash == 0 ? "/" : (slash == std::string::npos ? "." : path.substr(0, slash));
+  }
+  return path.empty() ? "/" : path;
+}
+
+}  // namespace
+
+void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
+  app.add_option("--fs", t.fs,
+                 "Filesystem under test: ext4|xfs|btrfs|f2fs (a scratch image on a loop device, root) or "
+                 "dir:PATH (a file in an existing directory). Default ext4; not root: a temp directory");
+  app.add_option("--size", t.size, "Target file size (e.g. 256M, 1G). Default 256M");
+  app.add_option("--block-size", t.block_size, "Stamped block size, a power of two, 512 .. 2M. Default 4k");
+  app.add_option("--pinner", cfg.pinner, "Pinner NAME or none (see `longpin list`). Default vmsplice");
+  app.add_option("--writers", t.writers, "Writers: cpu:N,pwrite:N[,dma:N]. Default cpu:2,pwrite:1");
+  app.add_option("--sync", t.sync,
+                 "Sync op fsync|fdatasync|msync|sync_file_range|syncfs, optionally :INTERVAL. Default fsync:10ms");
+  app.add_option("--syncers", cfg.syncers, "Syncer threads. Default 1")->check(CLI::Range(1, 64));
+  app.add_option("--duration", t.duration, "Duration of each phase (e.g. 5s, 500ms). Default 5s");
+  app.add_option("--phases", t.phases, "Phases in order, from baseline,pinned. Default baseline,pinned");
+  app.add_option("--seed", cfg.seed, "Seed of the run (block choice, pin windows, run id). Default random");
+  app.add_option("--json", cfg.json_path, "Write the JSON report to FILE");
+  app.add_flag("--keep", cfg.keep, "Keep the scratch image (and target) for inspection");
+  app.add_option("--workdir", cfg.workdir,
+                 "Base directory for run directories (scratch image, expected log). Default /var/tmp/longpin "
+                 "(root) or $TMPDIR/longpin-UID");
+  app.add_option("--hang-threshold", t.hang_threshold, "Report any write, sync or pin call longer than this. Default 30s");
+  app.add_option("--pin-window", t.pin_window, "Bytes per pinned window. Default 1M");
+  app.add_option("--pin-windows", cfg.pin_windows, "Windows held at once. Default 4")->check(CLI::Range(1, 4096));
+  app.add_option("--pin-rotate", t.pin_rotate, "Release one window and pin another this often. Default 500ms");
+  app.add_option("--pin-access", t.pin_access, "Pin access rw|ro where the pinner allows. Default rw");
+  app.add_option("--pin-hold", t.pin_hold, "How long a per-IO hold lasts (fuse, odirect pinners). Default 0");
+  app.add_option("--mount-options", cfg.mount_options, "Mount options of the scratch filesystem");
+  app.add_flag("--quiet,-q", cfg.quiet, "Print only the verdict line");
+}
+
+std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& t) {
+  if (!t.fs.empty()) cfg.fs = t.fs;
+  if (cfg.fs.rfind("dir:", 0) == 0) {
+    const std::string path = cfg.fs.substr(4);
+    struct stat st {};
+    if (path.empty() || ::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return "--fs " + cfg.fs + ": no such directory (give an existing directory: --fs dir:/path)";
+  } else if (!ParseFsType(cfg.fs)) {
+    return "--fs " + cfg.fs + ": unknown filesystem (ext4, xfs, btrfs, f2fs or dir:PATH)";
+  }
+  if (!t.size.empty()) {
+    auto v = ParseSize(t.size);
+    if (!v || *v == 0) return "--size " + t.size + ": not a size (e.g. 256M, 1G)";
+    cfg.size = *v;
+  }
+  if (!t.block_size.empty()) {
+    auto v = ParseSize(t.block_size);
+    if (!v) return "--block-size " + t.block_size + ": not a size (e.g. 4k)";
+    cfg.block_size = *v;
+  }
+  if (cfg.block_size < kMinBlockSize || cfg.block_size > kMaxBlockSize || (cfg.block_size & (cfg.block_size - 1)))
+    return "--block-size " + std::to_string(cfg.block_size) + ": must be a power of two from 512 to 2M";
+  const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
+  const uint64_t unit = std::max(cfg.block_size, page);
+  if (cfg.size % unit != 0)
+    return "--size " + std::to_string(cfg.size) + ": must be a multiple of " + std::to_string(unit) +
+           " (the block size and the page size)";
+  if (!t.writers.empty()) {
+    cfg.writers = WriterCounts{0, 0, 0};
+    for (const auto& part : Split(t.writers, ',')) {
+      auto colon = part.find(':');
+      std::string kind = part.substr(0, colon);
+      int n = 1;
+      if (colon != std::string::npos) {
+        try {
+          size_t used = 0;
+          n = std::stoi(part.substr(colon + 1), &used);
+          if (used != part.size() - colon - 1) throw std::invalid_argument("trailing");
+        } catch (const std::exception&) {
+          return "--writers " + t.writers + ": '" + part + "' is not KIND:COUNT";
+        }
+      }
+      if (n < 0 || n > 64) return "--writers " + t.writers + ": count must be 0..64";
+      if (kind == "cpu") cfg.writers.cpu = n;
+      else if (kind == "pwrite") cfg.writers.pwrite = n;
+      else if (kind == "dma") cfg.writers.dma = n;
+      else return "--writers " + t.writers + ": unknown writer kind '" + kind + "' (cpu, pwrite, dma)";
+    }
+  }
+  if (!t.sync.empty()) {
+    auto colon = t.sync.find(':');
+    auto op = ParseSyncOp(t.sync.substr(0, colon));
+    if (!op) return "--sync " + t.sync + ": unknown op (fsync, fdatasync, msync, sync_file_range, syncfs)";
+    cfg.sync_op = *op;
+    if (colon != std::string::npos) {
+      auto d = ParseDuration(t.sync.substr(colon + 1));
+      if (!d || *d <= 0) return "--sync " + t.sync + ": interval must be a positive duration (e.g. 10ms)";
+      cfg.sync_interval_s = *d;
+    }
+  }
+  if (!t.duration.empty()) {
+    auto d = ParseDuration(t.duration);
+    if (!d || *d <= 0) return "--duration " + t.duration + ": must be a positive duration (e.g. 5s)";
+    cfg.duration_s = *d;
+  }
+  if (!t.phases.empty()) {
+    cfg.phases = Split(t.phases, ',');
+    if (cfg.phases.empty()) return "--phases: give at least one of baseline, pinned";
+    for (const auto& p : cfg.phases)
+      if (p != "baseline" && p != "pinned") return "--phases " + t.phases + ": unknown phase '" + p + "' (baseline, pinned)";
+  }
+  if (!t.hang_threshold.empty()) {
+    auto d = ParseDuration(t.hang_threshold);
+    if (!d || *d <= 0) return "--hang-threshold " + t.hang_threshold + ": must be a positive duration";
+    cfg.hang_threshold_s = *d;
+  }
+  if (!t.pin_window.empty()) {
+    auto v = ParseSize(t.pin_window);
+    if (!v || *v < page) return "--pin-window " + t.pin_window + ": must be a size of at least one page";
+    cfg.pin_window = *v;
+  }
+  if (!t.pin_rotate.empty()) {
+    auto d = ParseDuration(t.pin_rotate);
+    if (!d || *d <= 0) return "--pin-rotate " + t.pin_rotate + ": must be a positive duration";
+    cfg.pin_rotate_s = *d;
+  }
+  if (!t.pin_access.empty()) {
+    if (t.pin_access == "rw") cfg.pinner_options.access = PinAccess::kReadWrite;
+    else if (t.pin_access == "ro") cfg.pinner_options.access = PinAccess::kReadOnly;
+    else return "--pin-access " + t.pin_access + ": must be rw or ro";
+  }
+  if (!t.pin_hold.empty()) {
+    auto d = ParseDuration(t.pin_hold);
+    if (!d) return "--pin-hold " + t.pin_hold + ": not a duration";
+    cfg.pinner_options.hold_s = *d;
+  }
+  if (cfg.writers.total() == 0) return "--writers: at least one writer is needed";
+
+  // Not root: the scratch filesystem needs a loop device and mount. With the default --fs, fall back to a
+  // temp directory and say so; an explicit --fs ext4 etc. is refused by the run (exit 77).
+  if (!t.fs_given && ::geteuid() != 0) {
+    const char* tmp = std::getenv("TMPDIR");
+    cfg.fs = std::string("dir:") + (tmp && *tmp ? tmp : "/tmp");
+    cfg.fell_back_to_dir = true;
+    cfg.fallback_reason = "not root: no scratch filesystem (needs a loop device and mount); testing a file in " +
+                          cfg.fs.substr(4) + " instead; kernel stacks of hangs and vmstat refresh are unavailable";
+  }
+  // Free space: the target must fit where it will live (the scratch image is sparse: about the target's size).
+  const std::string where = cfg.fs.rfind("dir:", 0) == 0
+                                ? cfg.fs.substr(4)
+                                : ExistingAncestor(cfg.workdir.empty() ? DefaultWorkBase() : cfg.workdir);
+  const uint64_t free_bytes = FreeBytes(where);
+  const uint64_t need = cfg.size + (cfg.fs.rfind("dir:", 0) == 0 ? 0 : (64ull << 20));
+  if (free_bytes < need)
+    return "--size " + FormatSize(cfg.size) + ": larger than the free space of " + where + " (" +
+           FormatSize(free_bytes / 4096 * 4096) + " free)";
+  return std::nullopt;
+}
+
+}  // namespace longpin

@@ -1,0 +1,26 @@
+// Command-line parsing for `longpin run` into a RunConfig, and its validation. Parse errors are one line
+// (what, which option, what to do) for exit 2; nothing here touches the system except stat calls.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "workloads/run_config.h"
+
+namespace longpin {
+
+// The raw strings as given on the command line, checked and converted by FinishRunConfig.
+struct RunOptionText {
+  std::string fs, size, block_size, writers, sync, duration, phases, hang_threshold, pin_window, pin_rotate,
+      pin_access, pin_hold;
+  bool fs_given = false;
+};
+
+// Declares the options of `longpin run` on app.
+void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& text);
+// Validates and fills cfg; returns the error line, or nullopt when cfg is ready.
+std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& text);
+
+}  // namespace longpin

@@ -1,0 +1,101 @@
+#include "workloads/pin_driver.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <thread>
+
+namespace longpin {
+
+void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, int dma_writer_id,
+                  uint64_t seed, LogLane* lane, OpSlot* slot, PinDriverTally* tally) {
+  BindThreadToSlot(slot);
+  const RunConfig& cfg = *ctx.config;
+  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+  const uint64_t window = std::min<uint64_t>((cfg.pin_window + page - 1) / page * page, ctx.map_length);
+  const uint64_t slots = (ctx.map_length - window) / page + 1;
+  SplitMix rng{seed};
+  std::deque<PinWindow> held;
+  const size_t bs = ctx.block_size();
+  std::unique_ptr<std::byte, decltype(&std::free)> staging(
+      static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)), &std::free);
+
+  auto pin_one = [&] {
+    PinWindow w{(rng.Next() % slots) * page, window, ctx.next_pin_epoch.fetch_add(1)};
+    tally->pins.windows++;
+    tally->pins.requested_pages += w.length / page;
+    Result<PinGrant> g = [&] {
+      OpScope op(slot, OpKind::kPin);
+      return pinner.Pin(w);
+    }();
+    const int err = g.ok() ? 0 : g.status().err();
+    lane->Append(RecordType::kPin, pinner_index, uint16_t(err), w.epoch, w.offset, g.ok() ? g->bytes : 0);
+    if (!g.ok()) {
+      tally->pins.refused[std::string(ErrnoName(err))] += w.length / page;
+      return;
+    }
+    tally->pins.granted_pages += g->bytes / page;
+    if (g->bytes < w.length) tally->pins.refused["partial"] += (w.length - g->bytes) / page;
+    if (g->bytes == 0) return;
+    w.length = g->bytes;
+    held.push_back(w);
+  };
+  auto unpin_oldest = [&] {
+    PinWindow w = held.front();
+    held.pop_front();
+    {
+      OpScope op(slot, OpKind::kUnpin);
+      pinner.Unpin(w);
+    }
+    lane->Append(RecordType::kUnpin, pinner_index, 0, w.epoch, w.offset, w.length);
+  };
+  auto dma_write_some = [&] {
+    // One block per held window per round, each owned by this writer.
+    for (const PinWindow& w : held) {
+      const uint64_t first = (w.offset + bs - 1) / bs, end = (w.offset + w.length) / bs;
+      if (end <= first) continue;
+      uint64_t b = first + rng.Next() % (end - first);
+      b += (uint64_t(dma_writer_id) + uint64_t(ctx.writer_total) - b % uint64_t(ctx.writer_total)) %
+           uint64_t(ctx.writer_total);
+      if (b >= end || b >= ctx.block_count) continue;
+      StampId id{ctx.run_id, b, ++ctx.generations[b], WriterKind::kDma, uint32_t(dma_writer_id), w.epoch};
+      StampBlock(*ctx.pattern, id, staging.get());
+      Status s = [&] {
+        OpScope op(slot, OpKind::kWrite);
+        return pinner.DmaWrite(w, b * bs, staging.get(), bs);
+      }();
+      if (s.ok()) {
+        lane->Append(RecordType::kWrite, uint8_t(WriterKind::kDma), uint16_t(dma_writer_id), w.epoch, b, id.generation);
+        ++tally->dma.completed;
+      } else {
+        lane->Append(RecordType::kWriteFailed, uint8_t(WriterKind::kDma), uint16_t(dma_writer_id), uint32_t(s.err()),
+                     b, id.generation);
+        tally->dma.errors[std::string("dma ") + std::string(ErrnoName(s.err()))]++;
+      }
+    }
+  };
+
+  for (int i = 0; i < cfg.pin_windows; ++i) pin_one();
+  const auto rotate = std::chrono::nanoseconds(uint64_t(cfg.pin_rotate_s * 1e9));
+  auto next_rotation = std::chrono::steady_clock::now() + rotate;
+  while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+    if (std::chrono::steady_clock::now() >= next_rotation) {
+      if (!held.empty()) unpin_oldest();
+      pin_one();
+      next_rotation += rotate;
+      continue;
+    }
+    if (dma_writer_id >= 0 && pinner.can_write() && !held.empty()) {
+      dma_write_some();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  while (!held.empty()) unpin_oldest();
+  lane->Publish();
+}
+
+}  // namespace longpin

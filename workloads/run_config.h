@@ -1,0 +1,46 @@
+// RunConfig: everything `longpin run` can be told, with the defaults of the README's main job.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pinners/pinner.h"
+#include "verifiers/expected_state.h"
+
+namespace longpin {
+
+struct WriterCounts {
+  int cpu = 2;     // CPU stores through the mapping
+  int pwrite = 1;  // pwrite through the fd
+  int dma = 0;     // writes through the pin (pinners that can write)
+  int total() const { return cpu + pwrite + dma; }
+};
+
+struct RunConfig {
+  std::string fs = "ext4";          // ext4|xfs|btrfs|f2fs (scratch image) or dir:PATH
+  uint64_t size = 256ull << 20;     // target file bytes
+  uint64_t block_size = 4096;
+  std::string pinner = "vmsplice";  // a registry name; "none" = the control
+  WriterCounts writers;
+  SyncOpKind sync_op = SyncOpKind::kFsync;
+  double sync_interval_s = 0.010;
+  int syncers = 1;
+  double duration_s = 5.0;          // per phase
+  std::vector<std::string> phases = {"baseline", "pinned"};
+  uint64_t seed = 0;                // 0: pick one (reported, so the run can be repeated)
+  std::string json_path;
+  bool keep = false;
+  std::string workdir;              // base of run directories; empty: DefaultWorkBase()
+  double hang_threshold_s = 30.0;
+  uint64_t pin_window = 1ull << 20; // bytes per pinned window
+  int pin_windows = 4;              // windows held at once
+  double pin_rotate_s = 0.5;        // a window is released and another pinned this often
+  PinnerOptions pinner_options;
+  std::string mount_options;
+  bool quiet = false;
+  bool fell_back_to_dir = false;    // set by the run: not root, the scratch filesystem was left out
+  std::string fallback_reason;
+};
+
+}  // namespace longpin

@@ -1,0 +1,89 @@
+// RunReport: what a run measured and concluded; rendered as the stdout summary and the --json document
+// (schema in docs/report-schema.md). Every phase carries every key, zeros where nothing happened.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/hang_watchdog.h"
+#include "core/kernel_log.h"
+#include "core/latency_histogram.h"
+#include "core/pin_counters.h"
+#include "verifiers/oracle.h"
+
+namespace longpin {
+
+inline constexpr int kReportSchemaVersion = 1;
+
+// Exit codes (docs/exit-codes in README): the verdict decides.
+enum ExitCode : int {
+  kExitPass = 0,
+  kExitFail = 1,        // kernel-contract violation, kernel event, hang, pin leak
+  kExitUsage = 2,       // bad input
+  kExitError = 3,       // the run could not complete (setup failed, ENOSPC/EIO, log lost)
+  kExitInterrupted = 130,
+  kExitCannotRun = 77,  // not possible here (missing device, filesystem, privilege)
+};
+
+struct PinStats {
+  std::string pinner = "none";
+  std::string reference = "none";
+  uint64_t windows = 0;           // Pin calls
+  uint64_t requested_pages = 0;
+  uint64_t granted_pages = 0;
+  std::map<std::string, uint64_t> refused;  // errno name -> pages refused
+  PinCounterSnapshot before, after;
+};
+
+struct PhaseReport {
+  std::string name;
+  double seconds = 0;
+  std::map<std::string, LatencyHistogram> sync;       // op -> latency
+  std::map<std::string, uint64_t> sync_errors;        // "fsync EIO" -> count
+  std::map<std::string, uint64_t> writes;             // writer kind -> completed writes
+  std::map<std::string, uint64_t> write_errors;       // "pwrite ENOSPC" -> count
+  PinStats pins;
+  uint64_t log_backpressure_waits = 0;
+};
+
+struct RunReport {
+  std::string verdict = "error";  // pass | fail | skip | error
+  int exit_code = kExitError;
+  std::vector<std::string> reasons;  // why the verdict (one line each)
+  std::vector<std::string> notes;    // what was left out and why
+  // environment
+  std::string kernel;
+  std::string fs;
+  std::string fs_detail;             // "ext4 on /dev/loop3 (scratch image ...)" or "dir:/path (tmpfs)"
+  bool root = false;
+  uint64_t block_size = 0;
+  uint64_t target_size = 0;
+  std::string target_path;
+  std::string run_dir;
+  uint64_t run_id = 0;
+  uint64_t seed = 0;
+  std::string pinner;
+  std::string sync_op;
+  double sync_interval_s = 0;
+  bool interrupted = false;
+  std::vector<PhaseReport> phases;
+  std::optional<Verification> verification;
+  std::string verify_method;
+  double verify_seconds = 0;
+  uint64_t verify_bytes = 0;
+  std::map<std::string, uint64_t> sync_errors_total;
+  std::vector<KernelEvent> kernel_events;
+  std::optional<std::string> kernel_log_unavailable;
+  std::vector<HangReport> hangs;
+  std::string expected_log_path;
+  uint64_t expected_log_bytes = 0;
+  std::string kept_image;            // --keep: the scratch image left for inspection
+};
+
+std::string RenderJson(const RunReport& r);
+std::string RenderSummary(const RunReport& r);
+
+}  // namespace longpin

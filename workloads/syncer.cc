@@ -1,0 +1,72 @@
+#include "workloads/syncer.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace longpin {
+namespace {
+
+int CallSync(WorkloadContext& ctx, SyncOpKind op) {
+  int rc = 0;
+  switch (op) {
+    case SyncOpKind::kFsync: rc = ::fsync(ctx.fd); break;
+    case SyncOpKind::kFdatasync: rc = ::fdatasync(ctx.fd); break;
+    case SyncOpKind::kMsync: rc = ::msync(ctx.map, ctx.map_length, MS_SYNC); break;
+    case SyncOpKind::kSyncFileRange:
+      rc = ::sync_file_range(ctx.fd, 0, 0,
+                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      break;
+    case SyncOpKind::kSyncfs: rc = ::syncfs(ctx.fd); break;
+  }
+  return rc == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+int RunOneSync(WorkloadContext& ctx, SyncOpKind op, uint16_t syncer, LogLane* lane, OpSlot* slot,
+               SyncerTally* tally) {
+  const uint64_t id = ctx.next_sync_id.fetch_add(1);
+  const uint64_t t0 = MonotonicNs();
+  // The start record takes its sequence number before the call: every write numbered below completed first.
+  lane->Append(RecordType::kSyncStart, uint8_t(op), syncer, ctx.phase_index, id, t0);
+  int err;
+  {
+    OpScope scope(slot, OpKind::kSync);
+    err = CallSync(ctx, op);
+  }
+  const uint64_t dur = MonotonicNs() - t0;
+  lane->Append(RecordType::kSyncEnd, uint8_t(op), syncer, uint32_t(err), id, dur);
+  if (tally) {
+    tally->latency.Record(dur);
+    if (err) tally->errors[std::string(SyncOpName(op)) + " " + std::string(ErrnoName(err))]++;
+  }
+  return err;
+}
+
+void RunSyncer(WorkloadContext& ctx, int syncer_id, LogLane* lane, OpSlot* slot, SyncerTally* tally) {
+  BindThreadToSlot(slot);
+  const auto interval = std::chrono::nanoseconds(uint64_t(ctx.config->sync_interval_s * 1e9));
+  auto next = std::chrono::steady_clock::now();
+  while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+    next += interval;
+    // Sleep in short steps so the end of a phase is not delayed by a long interval.
+    while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next) break;
+      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(50)));
+    }
+    if (ctx.phase_stop.load(std::memory_order_relaxed)) break;
+    int err = RunOneSync(ctx, ctx.config->sync_op, uint16_t(syncer_id), lane, slot, tally);
+    // After a failure the next call fails fast too (a shut-down filesystem): keep the schedule, no spin.
+    if (err && std::chrono::steady_clock::now() > next) next = std::chrono::steady_clock::now();
+    // A schedule that fell behind (sync slower than the interval) restarts from now instead of bursting.
+    if (std::chrono::steady_clock::now() > next + interval) next = std::chrono::steady_clock::now();
+  }
+  lane->Publish();
+}
+
+}  // namespace longpin

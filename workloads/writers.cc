@@ -1,0 +1,117 @@
+#include "workloads/writers.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace longpin {
+namespace {
+
+thread_local sigjmp_buf* t_store_guard = nullptr;
+
+void OnSigbus(int sig, siginfo_t*, void*) {
+  if (t_store_guard) siglongjmp(*t_store_guard, 1);
+  // Not a guarded store: die as the default action would.
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Stamps a block through the mapping; false when the store faulted (SIGBUS). Kept apart from the writer loop
+// so that no local of the loop lives across sigsetjmp.
+[[gnu::noinline]] bool GuardedStamp(const StampPattern& pattern, const StampId& id, std::byte* dst) {
+  sigjmp_buf guard;
+  if (sigsetjmp(guard, 1) != 0) {
+    t_store_guard = nullptr;
+    return false;
+  }
+  t_store_guard = &guard;
+  StampBlock(pattern, id, dst);
+  t_store_guard = nullptr;
+  return true;
+}
+
+}  // namespace
+
+void InstallMappedStoreGuard() {
+  struct sigaction sa {};
+  sa.sa_sigaction = OnSigbus;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGBUS, &sa, nullptr);
+}
+
+void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* lane, OpSlot* slot,
+                  WriterTally* tally) {
+  BindThreadToSlot(slot);
+  SplitMix rng{seed};
+  const uint64_t owned = ctx.OwnedCount(writer_id);
+  if (owned == 0) return;
+  const size_t bs = ctx.block_size();
+  StampId id{ctx.run_id, 0, 0, WriterKind::kCpu, uint32_t(writer_id), 0};
+  while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+    const uint64_t b = ctx.OwnedBlock(writer_id, rng.Next() % owned);
+    id.block = b;
+    id.generation = ++ctx.generations[b];
+    bool faulted;
+    {
+      OpScope op(slot, OpKind::kWrite);
+      faulted = !GuardedStamp(*ctx.pattern, id, ctx.map + b * bs);
+    }
+    if (faulted) {
+      lane->Append(RecordType::kWriteFailed, uint8_t(WriterKind::kCpu), uint16_t(writer_id), EFAULT, b,
+                   id.generation);
+      tally->errors["cpu SIGBUS"]++;
+      // A faulting mapping (shut down or full filesystem) faults again at once: do not spin on it.
+      ::usleep(10000);
+      continue;
+    }
+    lane->Append(RecordType::kWrite, uint8_t(WriterKind::kCpu), uint16_t(writer_id), 0, b, id.generation);
+    ++tally->completed;
+  }
+  lane->Publish();
+}
+
+void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* lane, OpSlot* slot,
+                     WriterTally* tally) {
+  BindThreadToSlot(slot);
+  SplitMix rng{seed};
+  const uint64_t owned = ctx.OwnedCount(writer_id);
+  if (owned == 0) return;
+  const size_t bs = ctx.block_size();
+  std::unique_ptr<std::byte, decltype(&std::free)> buf(static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)),
+                                                       &std::free);
+  StampId id{ctx.run_id, 0, 0, WriterKind::kPwrite, uint32_t(writer_id), 0};
+  while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+    const uint64_t b = ctx.OwnedBlock(writer_id, rng.Next() % owned);
+    id.block = b;
+    id.generation = ++ctx.generations[b];
+    StampBlock(*ctx.pattern, id, buf.get());
+    ssize_t n;
+    int err = 0;
+    {
+      OpScope op(slot, OpKind::kWrite);
+      do {
+        n = ::pwrite(ctx.fd, buf.get(), bs, off_t(b * bs));
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) err = errno;
+    }
+    if (n != ssize_t(bs)) {
+      if (n >= 0) err = EIO;  // a short write of one block: the rest may or may not be there
+      lane->Append(RecordType::kWriteFailed, uint8_t(WriterKind::kPwrite), uint16_t(writer_id), uint32_t(err),
+                   b, id.generation);
+      tally->errors[std::string("pwrite ") + std::string(ErrnoName(err))]++;
+      ::usleep(10000);
+      continue;
+    }
+    lane->Append(RecordType::kWrite, uint8_t(WriterKind::kPwrite), uint16_t(writer_id), 0, b, id.generation);
+    ++tally->completed;
+  }
+  lane->Publish();
+}
+
+}  // namespace longpin

@@ -1,0 +1,41 @@
+// Writers (mutators): each writes stamped blocks it owns through one channel, logs the completion, and
+// counts. A write is complete when its stores are done (CPU) or the syscall returned (pwrite).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/expected_log.h"
+#include "core/hang_watchdog.h"
+#include "workloads/workload_context.h"
+
+namespace longpin {
+
+struct WriterTally {
+  uint64_t completed = 0;
+  std::map<std::string, uint64_t> errors;  // "pwrite ENOSPC" -> count
+};
+
+// Installs the SIGBUS handler that turns a fault on a mapped store (ENOSPC, EIO, a shut-down filesystem)
+// into a failed write of the writer that made it. Call once before writers start.
+void InstallMappedStoreGuard();
+
+// writer_id: the writer's index among all writers (decides its blocks). seed: its random stream.
+void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* lane, OpSlot* slot,
+                  WriterTally* tally);
+void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* lane, OpSlot* slot,
+                     WriterTally* tally);
+
+// A small, fast generator for block choice (not for anything cryptographic).
+struct SplitMix {
+  uint64_t state;
+  uint64_t Next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+}  // namespace longpin
