@@ -2,37 +2,17 @@
 
 #include <xxhash.h>
 
+#include "core/stamp_math.h"
+
 #include <bit>
 #include <cstring>
 
 namespace longpin {
 namespace {
 
-constexpr uint64_t kGenMultiplier = 0x9e3779b97f4a7c15ULL;  // odd
-// Multiplicative inverse of kGenMultiplier mod 2^64 (Newton's iteration, evaluated at compile time).
-constexpr uint64_t InverseOf(uint64_t a) {
-  uint64_t x = a;  // correct to 3 bits for odd a
-  for (int i = 0; i < 6; ++i) x *= 2 - a * x;
-  return x;
-}
-constexpr uint64_t kGenInverse = InverseOf(kGenMultiplier);
-static_assert(kGenMultiplier * kGenInverse == 1);
-
-constexpr uint64_t Fmix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-constexpr uint64_t BlockBase(uint64_t run, uint64_t block) { return Fmix(run ^ Fmix(block + 0x6a09e667f3bcc909ULL)); }
-constexpr uint64_t TailCheck(uint64_t run, uint64_t block, uint64_t gen) {
-  return Fmix(BlockBase(run, block) ^ Fmix(gen ^ 0x510e527fade682d1ULL));
-}
-constexpr uint64_t DecodeGeneration(uint64_t word, uint64_t pattern, uint64_t base) {
-  return (word ^ pattern ^ base) * kGenInverse;
-}
+using stamp_math::BlockBase;
+using stamp_math::DecodeGeneration;
+using stamp_math::TailCheck;
 
 uint64_t HeaderWord1(const StampId& id, size_t block_size) {
   return uint64_t{kStampVersion} | uint64_t{static_cast<uint8_t>(id.kind)} << 16 |
@@ -64,15 +44,11 @@ const char* BlockClassName(BlockClass c) {
 
 StampPattern::StampPattern(uint64_t run_id, size_t block_size)
     : run_id_(run_id), block_size_(block_size), words_(block_size / 8) {
-  uint64_t state = run_id ^ 0x243f6a8885a308d3ULL;
-  for (auto& w : words_) {
-    state += 0x9e3779b97f4a7c15ULL;
-    w = Fmix(state);
-  }
+  for (size_t i = 0; i < words_.size(); ++i) words_[i] = stamp_math::PatternWord(run_id, i);
 }
 
 uint64_t PayloadKey(uint64_t run_id, uint64_t block, uint64_t generation) {
-  return BlockBase(run_id, block) ^ generation * kGenMultiplier;
+  return stamp_math::PayloadKey(run_id, block, generation);
 }
 
 void StampBlock(const StampPattern& pattern, const StampId& id, std::byte* dst) {

@@ -4,6 +4,8 @@
 
 #include "pinners/pinner.h"
 #include "pinners/vmsplice_pinner.h"
+// [pinners without hardware: includes]
+// [rdma and cuda pinners: includes]
 
 namespace longpin {
 namespace {
@@ -41,6 +43,8 @@ const std::vector<PinnerInfo>& PinnerRegistry() {
       {"none", "no pin: the control", PinReference::kNone, Always, CreateNonePinner},
       {"vmsplice", "vmsplice the window into a pipe that is not read until the window rotates",
        PinReference::kFollGet, Always, CreateVmsplicePinner},
+      // [pinners without hardware: entries]
+      // [rdma and cuda pinners: entries]
   };
   return table;
 }

@@ -23,6 +23,7 @@ struct RunConfig {
   uint64_t block_size = 4096;
   std::string pinner = "vmsplice";  // a registry name; "none" = the control
   WriterCounts writers;
+  double rate = 0;                  // writes per second per writer; 0 = as fast as possible
   SyncOpKind sync_op = SyncOpKind::kFsync;
   double sync_interval_s = 0.010;
   int syncers = 1;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -37,6 +38,20 @@ void OnSigbus(int sig, siginfo_t*, void*) {
 
 }  // namespace
 
+WritePacer::WritePacer(double rate) : interval_ns_(rate > 0 ? uint64_t(1e9 / rate) : 0), next_ns_(MonotonicNs()) {}
+
+void WritePacer::Wait() {
+  if (!interval_ns_) return;
+  next_ns_ += interval_ns_;
+  const uint64_t now = MonotonicNs();
+  if (next_ns_ > now) {
+    timespec ts{time_t((next_ns_ - now) / 1000000000ULL), long((next_ns_ - now) % 1000000000ULL)};
+    ::nanosleep(&ts, nullptr);
+  } else if (now - next_ns_ > 100 * interval_ns_) {
+    next_ns_ = now;  // fell far behind (a long fsync stall): do not burst to catch up
+  }
+}
+
 void InstallMappedStoreGuard() {
   struct sigaction sa {};
   sa.sa_sigaction = OnSigbus;
@@ -53,7 +68,9 @@ void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* l
   if (owned == 0) return;
   const size_t bs = ctx.block_size();
   StampId id{ctx.run_id, 0, 0, WriterKind::kCpu, uint32_t(writer_id), 0};
+  WritePacer pacer(ctx.config->rate);
   while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+    pacer.Wait();
     const uint64_t b = ctx.OwnedBlock(writer_id, rng.Next() % owned);
     id.block = b;
     id.generation = ++ctx.generations[b];
@@ -86,7 +103,9 @@ void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane
   std::unique_ptr<std::byte, decltype(&std::free)> buf(static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)),
                                                        &std::free);
   StampId id{ctx.run_id, 0, 0, WriterKind::kPwrite, uint32_t(writer_id), 0};
+  WritePacer pacer(ctx.config->rate);
   while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
+    pacer.Wait();
     const uint64_t b = ctx.OwnedBlock(writer_id, rng.Next() % owned);
     id.block = b;
     id.generation = ++ctx.generations[b];

@@ -27,6 +27,17 @@ void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* l
 void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* lane, OpSlot* slot,
                      WriterTally* tally);
 
+// Paces a writer at --rate writes per second (no-op at 0): sleeps until the next slot is due.
+class WritePacer {
+ public:
+  explicit WritePacer(double rate);
+  void Wait();
+
+ private:
+  uint64_t interval_ns_ = 0;
+  uint64_t next_ns_ = 0;
+};
+
 // A small, fast generator for block choice (not for anything cryptographic).
 struct SplitMix {
   uint64_t state;

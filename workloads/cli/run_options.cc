@@ -56,6 +56,8 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--block-size", t.block_size, "Stamped block size, a power of two, 512 .. 2M. Default 4k");
   app.add_option("--pinner", cfg.pinner, "Pinner NAME or none (see `longpin list`). Default vmsplice");
   app.add_option("--writers", t.writers, "Writers: cpu:N,pwrite:N[,dma:N]. Default cpu:2,pwrite:1");
+  app.add_option("--rate", cfg.rate, "Writes per second per writer (0: as fast as possible). Default 0")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--sync", t.sync,
                  "Sync op fsync|fdatasync|msync|sync_file_range|syncfs, optionally :INTERVAL. Default fsync:10ms");
   app.add_option("--syncers", cfg.syncers, "Syncer threads. Default 1")->check(CLI::Range(1, 64));

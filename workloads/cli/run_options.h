@@ -15,6 +15,7 @@ namespace longpin {
 struct RunOptionText {
   std::string fs, size, block_size, writers, sync, duration, phases, hang_threshold, pin_window, pin_rotate,
       pin_access, pin_hold;
+  double rate = 0;
   bool fs_given = false;
 };
 
