@@ -54,6 +54,24 @@ if(NOT LONGPIN_WITH_CUDA STREQUAL "OFF")
 endif()
 longpin_optional(CUDA LONGPIN_WITH_CUDA LONGPIN_CUDA_FOUND "nvidia-cuda-toolkit (nvcc)"
                  "no CUDA compiler (nvcc) and toolkit found")
+if(LONGPIN_HAVE_CUDA)
+  # Enabled here, at the top level, because every executable that links the pinners links CUDA objects.
+  # nvcc accepts only host compilers it knows; the C++ compiler of the build is the one that must agree.
+  if(NOT CMAKE_CUDA_HOST_COMPILER)
+    set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
+  endif()
+  # No GPU at configure time, so no "native": Turing and Ampere cubins plus PTX that newer GPUs JIT.
+  if(NOT CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 75-real 86)
+  endif()
+  enable_language(CUDA)
+  # CUDA sources inherit CXX_STANDARD 20; CMake 3.25 knows nvcc's C++17 flag but not its C++20 one (nvcc 12+
+  # has it), and would refuse to generate.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
+endif()
 
 pkg_check_modules(GTEST_PC QUIET gtest)
 find_package(GTest QUIET)

@@ -14,6 +14,29 @@ using stamp_math::BlockBase;
 using stamp_math::DecodeGeneration;
 using stamp_math::TailCheck;
 
+// The payload loops below run once per write (stamp) and once per verified block (classify). The build
+// targets baseline x86-64 (SSE2, 16-byte vectors, about a quarter of memcpy's speed on a 4 KiB block); these
+// clones use the widest vector unit of the CPU, picked once at load time. __restrict: the pattern never
+// overlaps a block, and without it the compiler adds a run-time overlap check and a scalar fallback.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LONGPIN_PAYLOAD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LONGPIN_PAYLOAD_CLONES
+#endif
+
+LONGPIN_PAYLOAD_CLONES void XorPayload(uint64_t* __restrict w, const uint64_t* __restrict p, uint64_t key,
+                                       size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) w[i] = p[i] ^ key;
+}
+
+// Zero when words [begin, end) are exactly pattern ^ key.
+LONGPIN_PAYLOAD_CLONES uint64_t PayloadDiff(const uint64_t* __restrict w, const uint64_t* __restrict p,
+                                            uint64_t key, size_t begin, size_t end) {
+  uint64_t diff = 0;
+  for (size_t i = begin; i < end; ++i) diff |= w[i] ^ p[i] ^ key;
+  return diff;
+}
+
 uint64_t HeaderWord1(const StampId& id, size_t block_size) {
   return uint64_t{kStampVersion} | uint64_t{static_cast<uint8_t>(id.kind)} << 16 |
          uint64_t(std::countr_zero(block_size)) << 24 | uint64_t{id.writer_id} << 32;
@@ -58,7 +81,7 @@ void StampBlock(const StampPattern& pattern, const StampId& id, std::byte* dst) 
   const uint64_t key = PayloadKey(id.run_id, id.block, id.generation);
   // Payload first, header and tail last: a reader that sees a complete header and tail at generation g saw
   // the payload stores of g issued before them (program order on one CPU, as writeback copies pages).
-  for (size_t i = 8; i < n - 2; ++i) w[i] = p[i] ^ key;
+  XorPayload(w, p, key, 8, n - 2);
   w[n - 2] = id.generation;
   w[n - 1] = TailCheck(id.run_id, id.block, id.generation);
   uint64_t header[8] = {kStampMagic, HeaderWord1(id, pattern.block_size()), id.run_id, id.block,
@@ -78,8 +101,7 @@ BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const st
   if (header_valid && w[2] == run && w[3] == block) {
     const uint64_t gen = w[4];
     const uint64_t key = PayloadKey(run, block, gen);
-    uint64_t diff = 0;
-    for (size_t i = 8; i < n - 2; ++i) diff |= w[i] ^ p[i] ^ key;
+    const uint64_t diff = PayloadDiff(w, p, key, 8, n - 2);
     if (diff == 0 && w[n - 2] == gen && w[n - 1] == TailCheck(run, block, gen)) {
       v.cls = BlockClass::kIntact;
       v.generation = gen;

@@ -40,6 +40,8 @@ struct PinnerOptions {
   double hold_s = 0.0;          // pinners that hold per IO (fuse, odirect): how long each hold lasts
   std::string device;           // rdma: device name; empty = first
   std::string scratch_dir;      // a directory the pinner may create helper files in (not on the target fs)
+  std::string cuda_flags;       // cuda: cudaHostRegister flags, comma list of default|portable|mapped|readonly
+  std::string cuda_write;       // cuda: how DmaWrite reaches the pages: copy (default) | kernel
 };
 
 struct PinWindow {

@@ -40,6 +40,7 @@ ExpectedState BuildExpectedState(const LogContents& log) {
         s.start_seq = r.seq;
         s.start_ns = r.b;
         s.syncer = r.actor;
+        s.phase = r.aux;
         break;
       }
       case RecordType::kSyncEnd: {

@@ -32,6 +32,7 @@ struct SyncRecord {
   uint64_t duration_ns = 0;
   int err = -1;  // -1: never finished (crash or cut while in flight)
   uint16_t syncer = 0;
+  uint32_t phase = 0;
 };
 
 struct BlockExpectation {

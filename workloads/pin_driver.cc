@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -19,6 +20,7 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
   const uint64_t slots = (ctx.map_length - window) / page + 1;
   SplitMix rng{seed};
   std::deque<PinWindow> held;
+  std::map<uint32_t, size_t> span_of;  // epoch -> index in tally->spans
   const size_t bs = ctx.block_size();
   std::unique_ptr<std::byte, decltype(&std::free)> staging(
       static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)), &std::free);
@@ -33,6 +35,9 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
     }();
     const int err = g.ok() ? 0 : g.status().err();
     lane->Append(RecordType::kPin, pinner_index, uint16_t(err), w.epoch, w.offset, g.ok() ? g->bytes : 0);
+    tally->spans.push_back({double(MonotonicNs() - tally->run_start_ns) / 1e6, err ? double(MonotonicNs() - tally->run_start_ns) / 1e6 : -1.0,
+                            w.offset, g.ok() ? g->bytes : 0, err});
+    span_of[w.epoch] = tally->spans.size() - 1;
     if (!g.ok()) {
       tally->pins.refused[std::string(ErrnoName(err))] += w.length / page;
       return;
@@ -51,6 +56,8 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
       pinner.Unpin(w);
     }
     lane->Append(RecordType::kUnpin, pinner_index, 0, w.epoch, w.offset, w.length);
+    if (auto it = span_of.find(w.epoch); it != span_of.end())
+      tally->spans[it->second].released_ms = double(MonotonicNs() - tally->run_start_ns) / 1e6;
   };
   auto dma_write_some = [&] {
     // One block per held window per round, each owned by this writer.

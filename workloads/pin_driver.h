@@ -14,6 +14,8 @@ namespace longpin {
 struct PinDriverTally {
   PinStats pins;
   WriterTally dma;
+  std::vector<PinSpan> spans;  // for the timeline (appended on pin and unpin: not a hot path)
+  uint64_t run_start_ns = 0;
 };
 
 // dma_writer_id < 0: the pinner does not write. pinner_index: the pinner's registry index (in the log).

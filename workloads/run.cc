@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -9,19 +10,20 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <thread>
 
 #include "core/kernel_log.h"
 #include "core/run_directory.h"
-#include "core/scratch_fs.h"
 #include "core/units.h"
 #include "verifiers/disk_reader.h"
 #include "workloads/pin_driver.h"
+#include "workloads/run_state.h"
 #include "workloads/syncer.h"
+#include "workloads/target.h"
 #include "workloads/writers.h"
 
 namespace longpin {
@@ -59,48 +61,37 @@ std::string FsNameOf(const std::string& path) {
   }
 }
 
-// Everything the run created, released in reverse order whatever happens.
-struct RunResources {
-  RunDirectory dir;
-  std::unique_ptr<ScratchFs> scratch;
-  std::string target_path;
-  bool target_created = false;
-  int fd = -1;
-  std::byte* map = nullptr;
-  size_t map_length = 0;
-  std::unique_ptr<ExpectedLog> log;
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
 
-  void Unmap() {
-    if (map) ::munmap(map, map_length);
-    map = nullptr;
-  }
-  void Release(bool keep, RunReport& report) {
-    Unmap();
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-    log.reset();
-    if (keep) {
-      if (scratch) {
-        report.kept_image = scratch->image_path();
-        scratch->Unmount();
-        scratch.reset();  // detaches the loop device; the image stays
-        report.notes.push_back("--keep: image kept at " + report.kept_image + " (mount -o loop " +
-                               report.kept_image + " DIR to inspect); remove it with `longpin cleanup`");
-      } else if (target_created) {
-        report.notes.push_back("--keep: target kept at " + target_path);
-      }
-      return;
-    }
-    if (target_created && !scratch) ::unlink(target_path.c_str());
-    if (scratch) {
-      Status s = scratch->Remove();
-      if (!s.ok()) report.notes.push_back("cleanup: " + s.message());
-      scratch.reset();
-    }
-  }
+struct Worker {
+  LogLane* lane;
+  OpSlot* slot;
 };
 
+// The user named this mount point with --allow-shutdown-of (checked by the option parser: a mount point,
+// not the root filesystem, holding the target).
+Status ShutdownUserFilesystem(const std::string& mount_point) {
+  int fd = ::open(mount_point.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno("open " + mount_point + " for shutdown");
+  uint32_t flags = 2;  // FS_SHUTDOWN_FLAGS_NOLOGFLUSH
+  Status s = ::ioctl(fd, _IOR('X', 125, uint32_t), &flags) == 0 ? Status{}
+                                                               : Status::FromErrno("FS_IOC_SHUTDOWN of " + mount_point);
+  ::close(fd);
+  return s;
+}
+
 }  // namespace
+
+const char* CrashModelName(CrashModel c) {
+  switch (c) {
+    case CrashModel::kNone: return "none";
+    case CrashModel::kShutdown: return "shutdown";
+    case CrashModel::kPowerCut: return "power-cut";
+  }
+  return "?";
+}
 
 void InstallInterruptHandlers() {
   struct sigaction sa {};
@@ -111,7 +102,6 @@ void InstallInterruptHandlers() {
 }
 
 void SetVerdict(RunReport& r, const char* verdict, int exit_code, std::string reason) {
-  // Severity order: error/skip (could not judge) < pass < fail; a fail is never downgraded.
   if (r.verdict != "fail" || std::string(verdict) == "fail") {
     r.verdict = verdict;
     r.exit_code = exit_code;
@@ -119,7 +109,45 @@ void SetVerdict(RunReport& r, const char* verdict, int exit_code, std::string re
   if (!reason.empty()) r.reasons.push_back(std::move(reason));
 }
 
-RunReport Run(RunConfig cfg) {
+void ConcludeVerdict(RunReport& report) {
+  if (report.verification) {
+    const Verification& v = *report.verification;
+    if (v.kernel_violations > 0)
+      SetVerdict(report, "fail", kExitFail,
+                 std::to_string(v.kernel_violations) +
+                     " kernel-contract violation(s): data a successful sync promised is not on disk as written");
+    else if (report.verdict == "error" && report.reasons.empty())
+      SetVerdict(report, "pass", kExitPass, "");
+  }
+  // IO errors are reported as such, never as data violations. In a crash cycle they are expected after the
+  // crash point, so only errors before it count.
+  uint64_t write_errors = 0;
+  std::string what;
+  for (const auto& ph : report.phases)
+    for (const auto& [k, n] : ph.write_errors) {
+      write_errors += n;
+      what += " " + k + " x" + std::to_string(n);
+    }
+  for (const auto& [k, n] : report.sync_errors_total) what += " " + k + " x" + std::to_string(n);
+  if (!report.crash && (write_errors || !report.sync_errors_total.empty())) {
+    if (report.verdict == "pass") SetVerdict(report, "error", kExitError, "IO errors during the run:" + what);
+    else report.reasons.push_back("IO errors during the run:" + what);
+  } else if (report.crash && !what.empty()) {
+    report.notes.push_back("errors after the crash point (expected):" + what);
+  }
+  for (const auto& e : report.kernel_events)
+    if (e.alarm())
+      SetVerdict(report, "fail", kExitFail, std::string("kernel ") + KernelEventClassName(e.cls) + ": " + e.line);
+  for (const auto& h : report.hangs)
+    SetVerdict(report, "fail", kExitFail,
+               h.role + " stuck in " + h.op + " for " + std::to_string(int(h.seconds)) + " s (wchan " + h.wchan + ")");
+  if (report.pin_leak_pages != 0)
+    SetVerdict(report, "fail", kExitFail,
+               "pin leak: nr_foll_pin_acquired - nr_foll_pin_released = " + std::to_string(report.pin_leak_pages) +
+                   " pages after the run");
+}
+
+RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   RunReport report;
   report.kernel = KernelRelease();
   report.root = ::geteuid() == 0;
@@ -129,120 +157,151 @@ RunReport Run(RunConfig cfg) {
   report.pinner = cfg.pinner;
   report.sync_op = SyncOpName(cfg.sync_op);
   report.sync_interval_s = cfg.sync_interval_s;
+  report.mapping = MappingName(cfg.mapping);
   SplitMix seeds{report.seed};
   report.run_id = seeds.Next();
   if (cfg.fell_back_to_dir) report.notes.push_back(cfg.fallback_reason);
+  const uint64_t run_start_ns = MonotonicNs();
+  auto since_start_ms = [&](uint64_t ns) { return ns >= run_start_ns ? double(ns - run_start_ns) / 1e6 : 0.0; };
 
   const PinnerInfo* pinner_info = FindPinner(cfg.pinner);
   if (!pinner_info) {
     SetVerdict(report, "error", kExitUsage, "unknown pinner " + cfg.pinner + " (see `longpin list`)");
     return report;
   }
-  if (!pinner_info->create) {
-    SetVerdict(report, "skip", kExitCannotRun, std::string("pinner ") + cfg.pinner + ": " +
-                                                   pinner_info->unavailable().value_or("compiled out"));
-    return report;
-  }
-  if (auto why = pinner_info->unavailable()) {
+  if (auto why = pinner_info->create ? pinner_info->unavailable() : pinner_info->unavailable().value_or("compiled out")) {
     SetVerdict(report, "skip", kExitCannotRun, std::string("pinner ") + cfg.pinner + ": " + *why);
     return report;
   }
 
-  RunResources res;
   const std::string base = cfg.workdir.empty() ? DefaultWorkBase() : cfg.workdir;
   auto dir = RunDirectory::Create(base, report.run_id);
   if (!dir.ok()) {
     SetVerdict(report, "error", kExitError, dir.status().message());
     return report;
   }
-  res.dir = *dir;
-  report.run_dir = res.dir.path();
+  RunDirectory run_dir = *dir;
+  report.run_dir = run_dir.path();
+  std::unique_ptr<ScratchFs> scratch;
+  Target target;
 
-  // Target.
+  // The run directory (expected log, owner marker) goes away only after a pass: after a fail or an error it
+  // holds the evidence, and `longpin cleanup` removes it when the user is done.
+  auto finish = [&]() -> RunReport {
+    const bool keep_target = cfg.keep || cfg.crash == CrashModel::kPowerCut;
+    target.Close(keep_target);
+    if (scratch) {
+      if (cfg.keep) {
+        report.kept_image = scratch->image_path();
+        scratch->Unmount();
+        scratch.reset();  // detaches the loop device; the image stays
+        report.notes.push_back("--keep: image kept at " + report.kept_image + " (mount -o loop " + report.kept_image +
+                               " DIR to inspect); `longpin cleanup` removes it");
+      } else {
+        if (Status s = scratch->Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
+        scratch.reset();
+      }
+    } else if (keep_target && !report.target_path.empty()) {
+      report.notes.push_back("target kept at " + report.target_path);
+    }
+    if (!cfg.keep && report.verdict == "pass") {
+      if (Status s = run_dir.Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
+      if (cfg.state_dir.empty()) report.expected_log_path.clear();
+    } else if (!report.expected_log_path.empty()) {
+      report.notes.push_back("expected log kept at " + report.expected_log_path);
+    }
+    return report;
+  };
+
+  // Where the target lives.
   const bool dir_mode = cfg.fs.rfind("dir:", 0) == 0;
+  const bool uses_fs = MappingReachesFs(cfg.mapping) || cfg.mapping == MappingKind::kPrivate;
+  std::string file_path;
   const uint64_t image_bytes = std::max<uint64_t>(1ull << 30, cfg.size * 2 + (512ull << 20));
-  if (dir_mode) {
+  if (!uses_fs) {
+    report.fs = "shmem";
+  } else if (!cfg.target.empty()) {
+    file_path = cfg.target;
+    const std::string parent = file_path.substr(0, file_path.rfind('/') == std::string::npos ? 0 : file_path.rfind('/'));
+    report.fs = FsNameOf(parent.empty() ? "." : parent);
+    report.fs_detail = "--target " + file_path + " (" + report.fs + ")";
+  } else if (dir_mode) {
     const std::string path = cfg.fs.substr(4);
-    res.target_path = path + "/longpin-target-" + res.dir.path().substr(res.dir.path().rfind('-') + 1);
+    file_path = path + "/longpin-target-" + run_dir.path().substr(run_dir.path().rfind('-') + 1);
     report.fs = FsNameOf(path);
     report.fs_detail = "dir:" + path + " (" + report.fs + ")";
   } else {
-    auto type = ParseFsType(cfg.fs);
-    auto fs = ScratchFs::Create(res.dir.path(), *type, image_bytes, cfg.mount_options);
+    auto fs = ScratchFs::Create(run_dir.path(), *ParseFsType(cfg.fs), image_bytes, cfg.mount_options);
     if (!fs.ok()) {
-      SetVerdict(report, fs.status().err() == ENOTSUP ? "skip" : "error",
-                 fs.status().err() == ENOTSUP ? kExitCannotRun : kExitError, fs.status().message());
-      res.dir.Remove();
+      const bool cannot = fs.status().err() == ENOTSUP;
+      SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError, fs.status().message());
+      run_dir.Remove();
       return report;
     }
-    res.scratch = std::move(*fs);
-    res.target_path = res.scratch->mount_point() + "/target";
+    scratch = std::move(*fs);
+    file_path = scratch->mount_point() + "/target";
     report.fs = cfg.fs;
-    report.fs_detail = cfg.fs + " on " + res.scratch->loop_device() + " (scratch image " +
-                       res.scratch->image_path() + ", " + FormatSize(image_bytes) + " sparse)";
-  }
-  report.target_path = res.target_path;
-
-  // The run directory (expected log, owner marker) goes away only after a pass: after a fail or an error
-  // it holds the evidence, and `longpin cleanup` removes it when the user is done.
-  auto finish = [&](RunReport& r) {
-    res.Release(cfg.keep, r);
-    if (!cfg.keep && r.verdict == "pass") {
-      Status s = res.dir.Remove();
-      if (!s.ok()) r.notes.push_back("cleanup: " + s.message());
-      r.expected_log_path.clear();
-    } else if (!r.expected_log_path.empty()) {
-      r.notes.push_back("expected log kept at " + r.expected_log_path);
+    report.fs_detail = cfg.fs + " on " + scratch->loop_device() + " (scratch image " + scratch->image_path() + ", " +
+                       FormatSize(image_bytes) + " sparse)";
+    if (cfg.crash == CrashModel::kShutdown) {
+      // Probe support without shutting down: an unknown flag is EINVAL where FS_IOC_SHUTDOWN exists.
+      int dfd = ::open(scratch->mount_point().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      uint32_t bad_flags = 0x7f;
+      const bool supported = ::ioctl(dfd, _IOR('X', 125, uint32_t), &bad_flags) != 0 && errno == EINVAL;
+      ::close(dfd);
+      if (!supported) {
+        SetVerdict(report, "skip", kExitCannotRun,
+                   std::string("--crash shutdown: ") + cfg.fs + " on this kernel has no FS_IOC_SHUTDOWN");
+        return finish();
+      }
     }
-    return r;
-  };
-
-  res.fd = ::open(res.target_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (res.fd < 0) {
-    SetVerdict(report, "error", kExitError, Status::FromErrno("create target " + res.target_path).message());
-    return finish(report);
   }
-  res.target_created = true;
-  // Allocate up front: a store through the mapping that needs space it cannot get is a SIGBUS, not an error.
-  if (::posix_fallocate(res.fd, 0, off_t(cfg.size)) != 0) {
-    if (::ftruncate(res.fd, off_t(cfg.size)) != 0) {
-      SetVerdict(report, "error", kExitError, Status::FromErrno("size target " + res.target_path).message());
-      return finish(report);
+  {
+    auto t = Target::Create(cfg.mapping, file_path, run_dir.path(), cfg.size, true);
+    if (!t.ok()) {
+      const int e = t.status().err();
+      const bool cannot = e == ENOMEM || e == EPERM || e == ENOTSUP;
+      SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError, t.status().message());
+      return finish();
     }
-    report.notes.push_back("target not preallocated (fallocate unsupported on " + report.fs +
-                           "): mapped stores may fail with SIGBUS when space runs out");
+    target = std::move(*t);
   }
-  res.map_length = cfg.size;
-  void* m = ::mmap(nullptr, res.map_length, PROT_READ | PROT_WRITE, MAP_SHARED, res.fd, 0);
-  if (m == MAP_FAILED) {
-    SetVerdict(report, "error", kExitError, Status::FromErrno("mmap target " + res.target_path).message());
-    return finish(report);
-  }
-  res.map = static_cast<std::byte*>(m);
+  report.target_path = target.path();
+  report.mapping_detail = target.detail();
+  if (!uses_fs) report.fs_detail = target.detail();
+  if (!target.note().empty()) report.notes.push_back(target.note());
 
   WorkloadContext ctx;
   ctx.config = &cfg;
   ctx.run_id = report.run_id;
   ctx.pattern = std::make_unique<StampPattern>(report.run_id, cfg.block_size);
-  ctx.map = res.map;
-  ctx.map_length = res.map_length;
-  ctx.fd = res.fd;
+  ctx.map = target.map();
+  ctx.map_length = target.length();
+  ctx.fd = target.fd();
   ctx.block_count = cfg.size / cfg.block_size;
   ctx.generations.assign(ctx.block_count, 0);
-
   const bool pinner_writes = cfg.writers.dma > 0;
-  ctx.writer_total = cfg.writers.cpu + cfg.writers.pwrite + (pinner_writes ? 1 : 0);
-  if (ctx.writer_total == 0) ctx.writer_total = 1;
+  ctx.writer_total = std::max(1, cfg.writers.cpu + cfg.writers.pwrite + (pinner_writes ? 1 : 0));
 
-  auto log = ExpectedLog::Create(res.dir.File("expected.log"), report.run_id, cfg.block_size, ctx.block_count,
-                                 false);
+  // Power cut: the log and the state go to the state directory, durably (group commit).
+  const bool power_cut = cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty();
+  const std::string log_path = (power_cut ? cfg.state_dir : run_dir.path()) + "/expected.log";
+  auto log = ExpectedLog::Create(log_path, report.run_id, cfg.block_size, ctx.block_count, power_cut);
   if (!log.ok()) {
     SetVerdict(report, "error", kExitError, log.status().message());
-    return finish(report);
+    return finish();
   }
-  res.log = std::move(*log);
-  ctx.log = res.log.get();
-  report.expected_log_path = res.log->path();
+  std::unique_ptr<ExpectedLog> elog = std::move(*log);
+  ctx.log = elog.get();
+  report.expected_log_path = elog->path();
+  if (power_cut) {
+    RunState st{1, report.run_id, report.seed, target.path(), cfg.block_size, ctx.block_count, report.fs,
+                report.mapping, elog->path(), CrashModelName(cfg.crash)};
+    if (Status s = WriteRunState(cfg.state_dir, st); !s.ok()) {
+      SetVerdict(report, "error", kExitError, s.message());
+      return finish();
+    }
+  }
 
   KernelLogMonitor kmsg;
   report.kernel_log_unavailable = kmsg.unavailable_reason();
@@ -250,21 +309,17 @@ RunReport Run(RunConfig cfg) {
   ctx.watchdog = &watchdog;
   InstallMappedStoreGuard();
 
-  PinTarget pin_target{res.map, res.map_length, res.fd, res.target_path, size_t(::sysconf(_SC_PAGESIZE)),
+  PinTarget pin_target{target.map(), target.length(), target.fd(), target.path(), size_t(::sysconf(_SC_PAGESIZE)),
                        cfg.block_size};
   PinnerOptions popts = cfg.pinner_options;
-  if (popts.scratch_dir.empty()) popts.scratch_dir = res.dir.path();
+  if (popts.scratch_dir.empty()) popts.scratch_dir = run_dir.path();
   std::unique_ptr<Pinner> pinner;
   uint8_t pinner_index = 0;
   for (size_t i = 0; i < PinnerRegistry().size(); ++i)
     if (&PinnerRegistry()[i] == pinner_info) pinner_index = uint8_t(i);
 
   // Lanes and watchdog slots for every thread, allocated before any thread starts.
-  struct Worker {
-    LogLane* lane;
-    OpSlot* slot;
-  };
-  auto worker = [&](const std::string& role) { return Worker{res.log->NewLane(), watchdog.NewSlot(role)}; };
+  auto worker = [&](const std::string& role) { return Worker{elog->NewLane(), watchdog.NewSlot(role)}; };
   std::vector<Worker> cpu_w, pw_w, sync_w;
   for (int i = 0; i < cfg.writers.cpu; ++i) cpu_w.push_back(worker("cpu-writer " + std::to_string(i)));
   for (int i = 0; i < cfg.writers.pwrite; ++i) pw_w.push_back(worker("pwrite-writer " + std::to_string(i)));
@@ -273,7 +328,18 @@ RunReport Run(RunConfig cfg) {
   Worker main_w = worker("main");
   watchdog.Start();
 
-  for (size_t p = 0; p < cfg.phases.size() && !g_interrupted.load(); ++p) {
+  // The crash point: in the pinned phase (else the last), seeded unless --crash-at.
+  const bool shutdown_crash = cfg.crash == CrashModel::kShutdown;
+  size_t crash_phase = cfg.phases.size() - 1;
+  for (size_t p = 0; p < cfg.phases.size(); ++p)
+    if (cfg.phases[p] == "pinned") crash_phase = p;
+  const double crash_fraction = 0.2 + 0.6 * double(seeds.Next() % 1000000) / 1e6;
+  const double crash_at = cfg.crash_at_s >= 0 ? std::min(cfg.crash_at_s, cfg.duration_s) : crash_fraction * cfg.duration_s;
+  bool crashed = false;
+  PinCounterSnapshot run_pins_before = ReadPinCounters();
+  std::chrono::steady_clock::time_point crash_t0;
+
+  for (size_t p = 0; p < cfg.phases.size() && !g_interrupted.load() && !crashed; ++p) {
     const std::string& phase = cfg.phases[p];
     const bool pinned = phase == "pinned" && cfg.pinner != "none";
     PhaseReport pr;
@@ -283,8 +349,9 @@ RunReport Run(RunConfig cfg) {
     if (pinned && !pinner) {
       auto created = pinner_info->create(pin_target, popts);
       if (!created.ok()) {
-        SetVerdict(report, created.status().err() == ENODEV || created.status().err() == ENOTSUP ? "skip" : "error",
-                   created.status().err() == ENODEV || created.status().err() == ENOTSUP ? kExitCannotRun : kExitError,
+        const int e = created.status().err();
+        const bool cannot = e == ENODEV || e == ENOTSUP || e == EOPNOTSUPP || e == EPERM;
+        SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
                    "pinner " + cfg.pinner + ": " + created.status().message());
         break;
       }
@@ -298,41 +365,71 @@ RunReport Run(RunConfig cfg) {
     std::vector<WriterTally> cpu_t(cpu_w.size()), pw_t(pw_w.size());
     std::vector<SyncerTally> sync_t(sync_w.size());
     PinDriverTally pin_t;
+    pin_t.run_start_ns = run_start_ns;
     std::vector<std::thread> threads;
     int writer_id = 0;
     for (size_t i = 0; i < cpu_w.size(); ++i, ++writer_id)
-      threads.emplace_back(RunCpuWriter, std::ref(ctx), writer_id, seeds.Next(), cpu_w[i].lane, cpu_w[i].slot, &cpu_t[i]);
+      threads.emplace_back(RunCpuWriter, std::ref(ctx), writer_id, seeds.Next(), cpu_w[i].lane, cpu_w[i].slot,
+                           &cpu_t[i]);
     for (size_t i = 0; i < pw_w.size(); ++i, ++writer_id)
-      threads.emplace_back(RunPwriteWriter, std::ref(ctx), writer_id, seeds.Next(), pw_w[i].lane, pw_w[i].slot, &pw_t[i]);
+      threads.emplace_back(RunPwriteWriter, std::ref(ctx), writer_id, seeds.Next(), pw_w[i].lane, pw_w[i].slot,
+                           &pw_t[i]);
     for (size_t i = 0; i < sync_w.size(); ++i)
       threads.emplace_back(RunSyncer, std::ref(ctx), int(i), sync_w[i].lane, sync_w[i].slot, &sync_t[i]);
     if (pinned) {
       const int dma_id = pinner_writes && pinner->can_write() ? writer_id : -1;
+      if (pinner_writes && dma_id < 0)
+        report.notes.push_back("pinner " + cfg.pinner + " does not write: dma writers left out");
       threads.emplace_back(RunPinDriver, std::ref(ctx), std::ref(*pinner), pinner_index, dma_id, seeds.Next(),
                            pin_w.lane, pin_w.slot, &pin_t);
     }
     const auto t0 = std::chrono::steady_clock::now();
-    const auto end = t0 + std::chrono::nanoseconds(uint64_t(cfg.duration_s * 1e9));
-    while (std::chrono::steady_clock::now() < end && !g_interrupted.load())
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const bool crash_here = shutdown_crash && p == crash_phase;
+    const double run_for = crash_here ? crash_at : cfg.duration_s;
+    const auto end = t0 + std::chrono::nanoseconds(uint64_t(run_for * 1e9));
+    auto next_sample = t0;
+    while (std::chrono::steady_clock::now() < end && !g_interrupted.load()) {
+      if (std::chrono::steady_clock::now() >= next_sample) {
+        DirtySnapshot d = ReadDirtyCounters();
+        report.timeline.vmstat.push_back({since_start_ms(MonotonicNs()), double(d.dirty), double(d.writeback)});
+        next_sample += std::chrono::milliseconds(100);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (crash_here && !g_interrupted.load()) {
+      // The crash: record the point, then shut the filesystem down without flushing its log. Everything in
+      // flight now fails and is logged as failed by its thread.
+      CrashReport cr;
+      cr.model = "shutdown";
+      cr.phase = phase;
+      cr.at_s = Seconds(t0);
+      cr.seq = main_w.lane->Append(RecordType::kCrash, 0, 0, 0, MonotonicNs(), 0);
+      report.timeline.crash_ms = since_start_ms(MonotonicNs());
+      crash_t0 = std::chrono::steady_clock::now();
+      Status s = scratch ? scratch->Shutdown() : ShutdownUserFilesystem(cfg.allow_shutdown_of);
+      cr.shutdown_result = s.ok() ? "ok" : s.message();
+      cr.shutdown_s = Seconds(crash_t0);
+      report.crash = cr;
+      crashed = true;
+      if (!s.ok()) SetVerdict(report, "error", kExitError, "crash: " + s.message());
+    }
+    const auto stop_t0 = std::chrono::steady_clock::now();
     ctx.phase_stop.store(true);
     for (auto& t : threads) t.join();
-    pr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (crashed) report.crash->stop_s = Seconds(stop_t0);
+    pr.seconds = Seconds(t0);
     main_w.lane->Append(RecordType::kPhase, uint8_t(p), 0, 0, MonotonicNs(), 0);
     pr.pins.after = ReadPinCounters();
 
-    auto& cpu_count = pr.writes["cpu"];
-    auto& pw_count = pr.writes["pwrite"];
-    auto& dma_count = pr.writes["dma"];
     for (auto& t : cpu_t) {
-      cpu_count += t.completed;
+      pr.writes["cpu"] += t.completed;
       for (auto& [k, v] : t.errors) pr.write_errors[k] += v;
     }
     for (auto& t : pw_t) {
-      pw_count += t.completed;
+      pr.writes["pwrite"] += t.completed;
       for (auto& [k, v] : t.errors) pr.write_errors[k] += v;
     }
-    dma_count += pin_t.dma.completed;
+    pr.writes["dma"] += pin_t.dma.completed;
     for (auto& [k, v] : pin_t.dma.errors) pr.write_errors[k] += v;
     auto& hist = pr.sync[SyncOpName(cfg.sync_op)];
     for (auto& t : sync_t) {
@@ -346,6 +443,7 @@ RunReport Run(RunConfig cfg) {
       pr.pins.reference = PinReferenceName(pinner_info->reference);
       pr.pins.before = before;
       pr.pins.after = after;
+      report.timeline.pins.insert(report.timeline.pins.end(), pin_t.spans.begin(), pin_t.spans.end());
     }
     for (auto& w : cpu_w) pr.log_backpressure_waits += w.lane->backpressure_waits();
     for (auto& w : pw_w) pr.log_backpressure_waits += w.lane->backpressure_waits();
@@ -354,77 +452,115 @@ RunReport Run(RunConfig cfg) {
   report.interrupted = g_interrupted.load();
   pinner.reset();
 
-  // The promise point: one more sync after every writer stopped and every pin was released.
-  const SyncOpKind final_op = SyncOpPromises(cfg.sync_op) ? cfg.sync_op : SyncOpKind::kFsync;
-  SyncerTally final_tally;
-  int final_err = RunOneSync(ctx, final_op, uint16_t(cfg.syncers), main_w.lane, main_w.slot, &final_tally);
+  // Pin balance over the whole run: the kernel's counters are system-wide and per-cpu batched, so a gap is
+  // re-read a few times before it counts as a leak.
+  {
+    PinCounterSnapshot after = ReadPinCounters();
+    if (run_pins_before.available && run_pins_before.refreshed && after.refreshed) {
+      report.pin_balance_checked = true;
+      for (int i = 0; i < 10; ++i) {
+        report.pin_leak_pages = int64_t(after.acquired - run_pins_before.acquired) -
+                                int64_t(after.released - run_pins_before.released);
+        if (report.pin_leak_pages == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        after = ReadPinCounters();
+      }
+    }
+  }
+
+  // The promise point of a sync check: one more sync after every writer stopped and every pin was released.
+  int final_err = 0;
+  SyncOpKind final_op = SyncOpPromises(cfg.sync_op) ? cfg.sync_op : SyncOpKind::kFsync;
+  if (!crashed) final_err = RunOneSync(ctx, final_op, uint16_t(cfg.syncers), main_w.lane, main_w.slot, nullptr);
   main_w.lane->Publish();
   watchdog.Stop();
-  Status log_status = res.log->Close(true);
-  report.expected_log_bytes = res.log->bytes_written();
+  Status log_status = elog->Close(true);
+  report.expected_log_bytes = elog->bytes_written();
   report.hangs = watchdog.Reports();
 
-  // Verification: the log read back from its file (what a later `longpin verify` would read), the target
-  // read from disk.
-  res.Unmap();
-  if (!log_status.ok()) {
+  // Private mappings never reach the file: their check is coherence, read from the mapping itself.
+  std::optional<DiskImage> memory_image;
+  if (cfg.mapping == MappingKind::kPrivate && target.map()) {
+    DiskImage img;
+    img.method = "mapping (private: coherence in memory)";
+    img.verdicts.resize(ctx.block_count);
+    const auto v0 = std::chrono::steady_clock::now();
+    for (uint64_t b = 0; b < ctx.block_count; ++b)
+      img.verdicts[b] = ClassifyBlock(*ctx.pattern, b, target.map() + b * cfg.block_size);
+    img.seconds = Seconds(v0);
+    img.bytes_read = cfg.size;
+    memory_image = std::move(img);
+  }
+  target.Unmap();
+
+  if (crashed && scratch) {
+    // Crash cycle: close the target, unmount the shut-down filesystem, mount it again (log recovery).
+    target.Close(true);
+    auto u0 = std::chrono::steady_clock::now();
+    Status s = scratch->Unmount();
+    report.crash->unmount_s = Seconds(u0);
+    if (s.ok()) {
+      auto m0 = std::chrono::steady_clock::now();
+      s = scratch->Mount();
+      report.crash->mount_s = Seconds(m0);
+    }
+    if (!s.ok()) SetVerdict(report, "error", kExitError, "crash cycle: " + s.message());
+  }
+
+  if (crashed && !scratch) {
+    // A user filesystem: only the user may unmount and mount it again. The second half is `longpin verify`.
+    report.verdict = "pending";
+    report.exit_code = kExitPass;
+    report.reasons.push_back("the filesystem at " + cfg.allow_shutdown_of +
+                             " is shut down: unmount and mount it, then run `longpin verify --state-dir " +
+                             cfg.state_dir + "`");
+  } else if (!log_status.ok()) {
     SetVerdict(report, "error", kExitError, "expected log incomplete: " + log_status.message());
   } else if (final_err) {
     SetVerdict(report, "error", kExitError,
                std::string("final ") + SyncOpName(final_op) + " failed: " + std::strerror(final_err) + " (" +
                    std::string(ErrnoName(final_err)) + "): nothing to verify against");
+  } else if (report.verdict == "error" && !report.reasons.empty()) {
+    // setup or crash-cycle failure: nothing to verify
+  } else if (report.verdict == "skip") {
   } else {
-    auto contents = ReadExpectedLog(res.log ? res.log->path() : res.dir.File("expected.log"));
+    auto contents = ReadExpectedLog(elog->path());
     if (!contents.ok()) {
       SetVerdict(report, "error", kExitError, contents.status().message());
     } else {
       ExpectedState expected = BuildExpectedState(*contents);
       report.sync_errors_total = expected.sync_errors;
-      auto disk = ReadAndClassify(res.target_path, *ctx.pattern, ctx.block_count);
+      for (const auto& s : expected.syncs)
+        if (s.err >= 0) report.timeline.syncs.push_back({since_start_ms(s.start_ns), double(s.duration_ns), double(s.phase)});
+      Status hook_status;
+      if (hook && crashed) {
+        BeforeVerify args{scratch.get(), target.path(), *ctx.pattern, expected, &report.planted};
+        hook_status = hook(args);
+        if (!hook_status.ok()) SetVerdict(report, "error", kExitError, "before verify: " + hook_status.message());
+      }
+      auto v0 = std::chrono::steady_clock::now();
+      Result<DiskImage> disk = memory_image ? Result<DiskImage>(std::move(*memory_image))
+                                            : ReadAndClassify(target.path(), *ctx.pattern, ctx.block_count);
       if (!disk.ok()) {
         SetVerdict(report, "error", kExitError, disk.status().message());
-      } else {
+      } else if (hook_status.ok()) {
         report.verify_method = disk->method;
         report.verify_seconds = disk->seconds;
         report.verify_bytes = disk->bytes_read;
-        report.verification = Judge(expected, *disk, VerifyMode::kSync);
+        report.verification = Judge(expected, *disk, crashed ? VerifyMode::kCrash : VerifyMode::kSync);
+        if (crashed) report.crash->verify_s = Seconds(v0);
+        if (report.verdict == "error" && report.reasons.empty()) SetVerdict(report, "pass", kExitPass, "");
       }
     }
   }
   kmsg.Stop();
   report.kernel_events = kmsg.Events();
-
-  // Verdict.
-  if (report.verification) {
-    const Verification& v = *report.verification;
-    if (v.kernel_violations > 0)
-      SetVerdict(report, "fail", kExitFail,
-                 std::to_string(v.kernel_violations) + " kernel-contract violation(s): data a successful sync "
-                 "promised is not on disk");
-    else
-      SetVerdict(report, "pass", kExitPass, "");
-  }
-  uint64_t write_errors = 0;
-  for (const auto& ph : report.phases)
-    for (const auto& [k, n] : ph.write_errors) write_errors += n;
-  if (!report.sync_errors_total.empty() || write_errors) {
-    std::string what;
-    for (const auto& [k, n] : report.sync_errors_total) what += " " + k + " x" + std::to_string(n);
-    for (const auto& ph : report.phases)
-      for (const auto& [k, n] : ph.write_errors) what += " " + k + " x" + std::to_string(n);
-    if (report.verdict == "pass") SetVerdict(report, "error", kExitError, "IO errors during the run:" + what);
-    else report.reasons.push_back("IO errors during the run:" + what);
-  }
-  for (const auto& e : report.kernel_events)
-    if (e.alarm()) SetVerdict(report, "fail", kExitFail, std::string("kernel ") + KernelEventClassName(e.cls) + ": " + e.line);
-  for (const auto& h : report.hangs)
-    SetVerdict(report, "fail", kExitFail, h.role + " stuck in " + h.op + " for " + std::to_string(int(h.seconds)) +
-                                              " s (wchan " + h.wchan + ")");
+  ConcludeVerdict(report);
   if (report.interrupted) {
     report.reasons.push_back("interrupted by a signal: phases after the interruption did not run");
     if (report.verdict == "pass") report.exit_code = kExitInterrupted;
   }
-  return finish(report);
+  return finish();
 }
 
 }  // namespace longpin

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pinners/pinner.h"
+#include "workloads/target.h"
 #include "verifiers/expected_state.h"
 
 namespace longpin {
@@ -16,6 +17,9 @@ struct WriterCounts {
   int dma = 0;     // writes through the pin (pinners that can write)
   int total() const { return cpu + pwrite + dma; }
 };
+
+enum class CrashModel { kNone, kShutdown, kPowerCut };
+const char* CrashModelName(CrashModel c);
 
 struct RunConfig {
   std::string fs = "ext4";          // ext4|xfs|btrfs|f2fs (scratch image) or dir:PATH
@@ -40,6 +44,16 @@ struct RunConfig {
   PinnerOptions pinner_options;
   std::string mount_options;
   bool quiet = false;
+  MappingKind mapping = MappingKind::kShared;
+  // Crash models. none: sync verification. shutdown: FS_IOC_SHUTDOWN(NOLOGFLUSH) of the scratch filesystem at
+  // the crash point, unmount, mount (log recovery), verify. power-cut: the log goes durably to state_dir for
+  // a `longpin verify` after a real power cut.
+  CrashModel crash = CrashModel::kNone;
+  double crash_at_s = -1;           // seconds into the crash phase; < 0: seeded random in [20%, 80%]
+  int crash_iterations = 1;
+  std::string state_dir;
+  std::string target;               // --target PATH: the exact file to create and test (must not exist)
+  std::string allow_shutdown_of;    // mount point the user allows longpin to shut down (not a scratch fs)
   bool fell_back_to_dir = false;    // set by the run: not root, the scratch filesystem was left out
   std::string fallback_reason;
 };

@@ -134,6 +134,39 @@ std::string RenderJson(const RunReport& r) {
            {"kernel_events", events},
            {"hangs", hangs}};
   doc["verification"] = r.verification ? VerificationJson(*r.verification, r) : json(nullptr);
+  doc["environment"]["mapping"] = r.mapping;
+  doc["environment"]["mapping_detail"] = r.mapping_detail;
+  doc["pin_balance"] = {{"checked", r.pin_balance_checked}, {"leaked_pages", r.pin_leak_pages}};
+  if (r.crash) {
+    const CrashReport& c = *r.crash;
+    doc["crash"] = {{"model", c.model},
+                    {"phase", c.phase},
+                    {"at_s", c.at_s},
+                    {"seq", c.seq},
+                    {"shutdown_result", c.shutdown_result},
+                    {"steps_s",
+                     {{"shutdown", c.shutdown_s}, {"stop", c.stop_s}, {"unmount", c.unmount_s}, {"mount", c.mount_s},
+                      {"verify", c.verify_s}}}};
+  } else {
+    doc["crash"] = nullptr;
+  }
+  json pins = json::array();
+  for (const auto& p : r.timeline.pins) pins.push_back({p.pinned_ms, p.released_ms, p.offset, p.bytes, p.err});
+  doc["timeline"] = {{"syncs", r.timeline.syncs},
+                     {"pins", pins},
+                     {"crash_ms", r.timeline.crash_ms ? json(*r.timeline.crash_ms) : json(nullptr)},
+                     {"vmstat", r.timeline.vmstat}};
+  if (!r.planted.empty()) {
+    json planted = json::array();
+    for (const auto& f : r.planted)
+      planted.push_back({{"class", f.cls},
+                         {"block", f.block},
+                         {"expected_kind", f.expected_kind},
+                         {"detected", f.detected},
+                         {"reported_class", f.reported_kind},
+                         {"detail", f.detail}});
+    doc["planted"] = planted;
+  }
   return doc.dump(2) + "\n";
 }
 
@@ -144,6 +177,7 @@ std::string RenderSummary(const RunReport& r) {
                      FormatSize(r.target_size), r.block_size ? r.target_size / r.block_size : 0,
                      FormatSize(r.block_size), r.pinner, r.sync_op, FormatNs(uint64_t(r.sync_interval_s * 1e9)),
                      r.seed);
+  if (r.mapping != "shared") out += "mapping: " + r.mapping_detail + "\n";
   for (const auto& n : r.notes) out += "note: " + n + "\n";
   if (!r.phases.empty()) {
     out += fmt::format("\n{:<10} {:>7} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "phase", "secs",
@@ -191,6 +225,14 @@ std::string RenderSummary(const RunReport& r) {
                          x.sync_id);
     }
   }
+  if (r.crash) {
+    const auto& c = *r.crash;
+    out += fmt::format("crash ({}) in phase {} at {:.2f} s (log seq {}): shutdown {:.3f} s, stop {:.3f} s, unmount {:.3f} s, "
+                       "mount {:.3f} s, verify {:.3f} s; shutdown: {}\n",
+                       c.model, c.phase, c.at_s, c.seq, c.shutdown_s, c.stop_s, c.unmount_s, c.mount_s, c.verify_s,
+                       c.shutdown_result);
+  }
+  if (r.pin_leak_pages != 0) out += fmt::format("pin leak: {} pages acquired and not released\n", r.pin_leak_pages);
   if (!r.sync_errors_total.empty()) {
     out += "sync errors:";
     for (const auto& [k, n] : r.sync_errors_total) out += fmt::format(" {} x{}", k, n);

@@ -2,6 +2,7 @@
 // (schema in docs/report-schema.md). Every phase carries every key, zeros where nothing happened.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "core/kernel_log.h"
 #include "core/latency_histogram.h"
 #include "core/pin_counters.h"
+#include "verifiers/fault_planter.h"
 #include "verifiers/oracle.h"
 
 namespace longpin {
@@ -49,6 +51,30 @@ struct PhaseReport {
   uint64_t log_backpressure_waits = 0;
 };
 
+struct CrashReport {
+  std::string model;           // shutdown | power-cut
+  std::string phase;
+  double at_s = 0;             // seconds into the phase
+  uint64_t seq = 0;            // the crash record's sequence number in the expected log
+  std::string shutdown_result; // "ok" or the error
+  // Seconds per step of the crash cycle.
+  double shutdown_s = 0, stop_s = 0, unmount_s = 0, mount_s = 0, verify_s = 0;
+};
+
+struct PinSpan {
+  double pinned_ms = 0, released_ms = -1;  // since the run started; -1: never released (crash)
+  uint64_t offset = 0, bytes = 0;
+  int err = 0;
+};
+
+// Over-time series for the charts: every sync, every pin window, vmstat samples.
+struct Timeline {
+  std::vector<std::array<double, 3>> syncs;   // [t_ms, duration_ns, phase index]
+  std::vector<PinSpan> pins;
+  std::optional<double> crash_ms;
+  std::vector<std::array<double, 3>> vmstat;  // [t_ms, nr_dirty, nr_writeback]
+};
+
 struct RunReport {
   std::string verdict = "error";  // pass | fail | skip | error
   int exit_code = kExitError;
@@ -81,6 +107,13 @@ struct RunReport {
   std::string expected_log_path;
   uint64_t expected_log_bytes = 0;
   std::string kept_image;            // --keep: the scratch image left for inspection
+  std::string mapping = "shared";
+  std::string mapping_detail;
+  std::optional<CrashReport> crash;
+  Timeline timeline;
+  std::vector<PlantedFault> planted;
+  int64_t pin_leak_pages = 0;        // foll_pin acquired - released over the run (counters refreshed)
+  bool pin_balance_checked = false;
 };
 
 std::string RenderJson(const RunReport& r);

@@ -1,22 +1,275 @@
-// Stamped blocks: a stamped block classifies as intact at its generation.
+// Stamped blocks: every class a verifier can meet (zero, intact, torn, foreign, corrupt) is told apart, at
+// every block size, and the generation arithmetic of stamp_math.h round-trips.
 #include "core/block_stamp.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
+
+#include "core/stamp_math.h"
 
 namespace longpin {
 namespace {
 
+constexpr uint64_t kRun = 0x1234;
+
+// An 8-byte aligned block buffer.
+struct Block {
+  explicit Block(size_t size) : words(size / 8) {}
+  std::byte* data() { return reinterpret_cast<std::byte*>(words.data()); }
+  size_t size() const { return words.size() * 8; }
+  std::vector<uint64_t> words;
+};
+
+Block Stamped(const StampPattern& pattern, uint64_t block, uint64_t gen, WriterKind kind = WriterKind::kCpu,
+              uint32_t writer_id = 1) {
+  Block b(pattern.block_size());
+  StampBlock(pattern, {pattern.run_id(), block, gen, kind, writer_id, 0}, b.data());
+  return b;
+}
+
+// Bytes [0, cut) of `head`, the rest of `tail`: what a writeback that copied part of a block before a newer
+// write landed leaves on disk.
+Block Splice(const Block& head, const Block& tail, size_t cut) {
+  Block out(head.size());
+  std::memcpy(out.words.data(), head.words.data(), cut);
+  std::memcpy(reinterpret_cast<char*>(out.words.data()) + cut, reinterpret_cast<const char*>(tail.words.data()) + cut,
+              head.size() - cut);
+  return out;
+}
+
 TEST(BlockStamp, StampedBlockIsIntact) {
-  StampPattern pattern(0x1234, 4096);
-  std::vector<uint64_t> buf(4096 / 8);
-  auto* p = reinterpret_cast<std::byte*>(buf.data());
-  StampBlock(pattern, {0x1234, 7, 3, WriterKind::kCpu, 1, 0}, p);
-  BlockVerdict v = ClassifyBlock(pattern, 7, p);
+  StampPattern pattern(kRun, 4096);
+  Block b = Stamped(pattern, 7, 3);
+  BlockVerdict v = ClassifyBlock(pattern, 7, b.data());
   EXPECT_EQ(v.cls, BlockClass::kIntact);
   EXPECT_EQ(v.generation, 3u);
   EXPECT_EQ(v.kind, WriterKind::kCpu);
+}
+
+TEST(BlockStamp, AllZeroBlockIsZero) {
+  for (size_t bs : {size_t{512}, size_t{4096}, size_t{65536}}) {
+    StampPattern pattern(kRun, bs);
+    Block b(bs);
+    BlockVerdict v = ClassifyBlock(pattern, 0, b.data());
+    EXPECT_EQ(v.cls, BlockClass::kZero) << "block size " << bs;
+  }
+}
+
+TEST(BlockStamp, IntactAtEveryBlockSizeKindAndGeneration) {
+  for (size_t bs : {kMinBlockSize, size_t{1024}, size_t{4096}, size_t{16384}, size_t{65536}, kMaxBlockSize}) {
+    StampPattern pattern(kRun, bs);
+    for (uint64_t gen : {uint64_t{1}, uint64_t{2}, uint64_t{1000}, kMaxPlausibleGeneration}) {
+      for (WriterKind kind : {WriterKind::kCpu, WriterKind::kPwrite, WriterKind::kDma}) {
+        const uint64_t block = gen % 97 + 3;
+        Block b = Stamped(pattern, block, gen, kind, 42);
+        BlockVerdict v = ClassifyBlock(pattern, block, b.data());
+        ASSERT_EQ(v.cls, BlockClass::kIntact) << "bs " << bs << " gen " << gen << " kind " << WriterKindName(kind);
+        EXPECT_EQ(v.generation, gen);
+        EXPECT_EQ(v.kind, kind);
+        EXPECT_EQ(v.writer_id, 42u);
+      }
+    }
+  }
+}
+
+TEST(BlockStamp, TornAtSectorBoundaryHeadOldTailNew) {
+  for (size_t bs : {size_t{1024}, size_t{4096}, size_t{65536}}) {
+    StampPattern pattern(kRun, bs);
+    Block g = Stamped(pattern, 5, 10);
+    Block g1 = Stamped(pattern, 5, 11);
+    for (size_t cut = 512; cut < bs; cut += 512) {
+      Block torn = Splice(g, g1, cut);
+      BlockVerdict v = ClassifyBlock(pattern, 5, torn.data());
+      ASSERT_EQ(v.cls, BlockClass::kTorn) << "bs " << bs << " cut " << cut;
+      EXPECT_EQ(v.min_generation, 10u);
+      EXPECT_EQ(v.generation, 11u);
+      EXPECT_FALSE(v.has_zero_words);
+    }
+  }
+}
+
+TEST(BlockStamp, TornAtSectorBoundaryHeadNewTailOld) {
+  StampPattern pattern(kRun, 4096);
+  Block g = Stamped(pattern, 5, 10);
+  Block g1 = Stamped(pattern, 5, 11);
+  for (size_t cut = 512; cut < 4096; cut += 512) {
+    Block torn = Splice(g1, g, cut);
+    BlockVerdict v = ClassifyBlock(pattern, 5, torn.data());
+    ASSERT_EQ(v.cls, BlockClass::kTorn) << "cut " << cut;
+    EXPECT_EQ(v.min_generation, 10u);
+    EXPECT_EQ(v.generation, 11u);
+  }
+}
+
+TEST(BlockStamp, TornAtWordGranularityInsideASector) {
+  // A CPU writer's stores land word by word: writeback may copy a block mid-store.
+  StampPattern pattern(kRun, 4096);
+  Block g = Stamped(pattern, 9, 100);
+  Block g1 = Stamped(pattern, 9, 101);
+  for (size_t cut : {size_t{40}, size_t{64}, size_t{72}, size_t{256}, size_t{1000}, size_t{2056}, size_t{4080},
+                     size_t{4088}}) {
+    Block torn = Splice(g, g1, cut);
+    BlockVerdict v = ClassifyBlock(pattern, 9, torn.data());
+    ASSERT_EQ(v.cls, BlockClass::kTorn) << "cut at byte " << cut;
+    EXPECT_EQ(v.min_generation, 100u);
+    EXPECT_EQ(v.generation, 101u);
+  }
+}
+
+// StampBlock stores the payload, then the tail, then the header. A writeback copying the block while a CPU
+// writer is inside StampBlock of generation g+1 over g can see any prefix of that store sequence.
+TEST(BlockStamp, TornAtEveryPointOfTheStoreSequence) {
+  StampPattern pattern(kRun, 4096);
+  const size_t n = 4096 / 8;
+  Block old_gen = Stamped(pattern, 8, 30);
+  Block new_gen = Stamped(pattern, 8, 31);
+  auto snapshot = [&](size_t payload_words_done, bool tail_gen_done, bool tail_check_done) {
+    Block b = old_gen;
+    for (size_t i = 8; i < 8 + payload_words_done; ++i) b.words[i] = new_gen.words[i];
+    if (tail_gen_done) b.words[n - 2] = new_gen.words[n - 2];
+    if (tail_check_done) b.words[n - 1] = new_gen.words[n - 1];
+    return b;
+  };
+  struct Point {
+    size_t payload;
+    bool tail_gen, tail_check;
+  };
+  const size_t all = n - 10;
+  for (Point p : {Point{1, false, false}, Point{all / 2, false, false}, Point{all - 1, false, false},
+                  Point{all, false, false}, Point{all, true, false}, Point{all, true, true}}) {
+    Block b = snapshot(p.payload, p.tail_gen, p.tail_check);
+    BlockVerdict v = ClassifyBlock(pattern, 8, b.data());
+    EXPECT_EQ(v.cls, BlockClass::kTorn) << "payload words stored " << p.payload << " tail gen " << p.tail_gen
+                                        << " tail check " << p.tail_check << ": classified "
+                                        << BlockClassName(v.cls) << " (bad word " << v.bad_word << ")";
+    if (v.cls == BlockClass::kTorn) {
+      EXPECT_EQ(v.min_generation, 30u);
+      EXPECT_EQ(v.generation, 31u);
+    }
+  }
+}
+
+TEST(BlockStamp, TornWithZeroPart) {
+  StampPattern pattern(kRun, 4096);
+  Block g = Stamped(pattern, 2, 7);
+  Block zero(4096);
+  for (size_t cut : {size_t{512}, size_t{2048}, size_t{3584}}) {
+    for (bool stamped_head : {true, false}) {
+      Block torn = stamped_head ? Splice(g, zero, cut) : Splice(zero, g, cut);
+      BlockVerdict v = ClassifyBlock(pattern, 2, torn.data());
+      ASSERT_EQ(v.cls, BlockClass::kTorn) << "cut " << cut << (stamped_head ? " head" : " tail") << " stamped";
+      EXPECT_TRUE(v.has_zero_words);
+      EXPECT_EQ(v.min_generation, 0u);
+      EXPECT_EQ(v.generation, 7u);
+    }
+  }
+}
+
+TEST(BlockStamp, TornOfThreeGenerationsReportsOldestAndNewest) {
+  StampPattern pattern(kRun, 4096);
+  Block a = Stamped(pattern, 4, 20), b = Stamped(pattern, 4, 23), c = Stamped(pattern, 4, 27);
+  Block torn = Splice(Splice(b, a, 1024), c, 3072);  // [0,1k) gen 23, [1k,3k) gen 20, [3k,4k) gen 27
+  BlockVerdict v = ClassifyBlock(pattern, 4, torn.data());
+  ASSERT_EQ(v.cls, BlockClass::kTorn);
+  EXPECT_EQ(v.min_generation, 20u);
+  EXPECT_EQ(v.generation, 27u);
+  EXPECT_FALSE(v.has_zero_words);
+}
+
+TEST(BlockStamp, OtherBlockIsForeign) {
+  for (size_t bs : {size_t{512}, size_t{4096}}) {
+    StampPattern pattern(kRun, bs);
+    Block b = Stamped(pattern, 11, 5);
+    BlockVerdict v = ClassifyBlock(pattern, 12, b.data());
+    ASSERT_EQ(v.cls, BlockClass::kForeign) << "bs " << bs;
+    EXPECT_EQ(v.found_block, 11u);
+    EXPECT_EQ(v.found_run, kRun);
+    EXPECT_EQ(v.generation, 5u);
+  }
+}
+
+TEST(BlockStamp, OtherRunIsForeign) {
+  StampPattern old_run(0xdead, 4096), this_run(0xbeef, 4096);
+  Block b = Stamped(old_run, 3, 8);
+  BlockVerdict v = ClassifyBlock(this_run, 3, b.data());
+  ASSERT_EQ(v.cls, BlockClass::kForeign);
+  EXPECT_EQ(v.found_run, 0xdeadu);
+  EXPECT_EQ(v.found_block, 3u);
+}
+
+TEST(BlockStamp, BitFlipInPayloadIsCorrupt) {
+  StampPattern pattern(kRun, 4096);
+  const size_t n = 4096 / 8;
+  for (size_t word : {size_t{8}, size_t{100}, n - 3}) {
+    for (int bit = 0; bit < 64; ++bit) {
+      Block b = Stamped(pattern, 6, 77);
+      b.words[word] ^= uint64_t{1} << bit;
+      BlockVerdict v = ClassifyBlock(pattern, 6, b.data());
+      ASSERT_EQ(v.cls, BlockClass::kCorrupt) << "word " << word << " bit " << bit;
+      EXPECT_EQ(v.bad_word, word);
+    }
+  }
+}
+
+TEST(BlockStamp, BitFlipInHeaderIsCorrupt) {
+  StampPattern pattern(kRun, 4096);
+  // Every header word: magic, version/kind/writer, run, block, generation, pin epoch, reserved, check.
+  for (size_t word = 0; word < kStampHeaderBytes / 8; ++word) {
+    for (int bit : {0, 17, 63}) {
+      Block b = Stamped(pattern, 6, 77);
+      b.words[word] ^= uint64_t{1} << bit;
+      BlockVerdict v = ClassifyBlock(pattern, 6, b.data());
+      EXPECT_EQ(v.cls, BlockClass::kCorrupt)
+          << "header word " << word << " bit " << bit << " classified " << BlockClassName(v.cls);
+    }
+  }
+}
+
+TEST(BlockStamp, BitFlipInTailIsCorrupt) {
+  StampPattern pattern(kRun, 4096);
+  const size_t n = 4096 / 8;
+  for (size_t word : {n - 2, n - 1}) {
+    for (int bit : {0, 31, 63}) {
+      Block b = Stamped(pattern, 6, 77);
+      b.words[word] ^= uint64_t{1} << bit;
+      BlockVerdict v = ClassifyBlock(pattern, 6, b.data());
+      ASSERT_EQ(v.cls, BlockClass::kCorrupt) << "tail word " << word << " bit " << bit;
+      EXPECT_EQ(v.bad_word, word);
+    }
+  }
+}
+
+TEST(BlockStamp, GenerationDecodesFromEveryPayloadWord) {
+  static_assert(stamp_math::kGenMultiplier * stamp_math::kGenInverse == 1);
+  StampPattern pattern(kRun, 4096);
+  const uint64_t base = stamp_math::BlockBase(kRun, 13);
+  for (uint64_t gen : {uint64_t{1}, uint64_t{2}, uint64_t{12345}, uint64_t{1} << 39, kMaxPlausibleGeneration}) {
+    Block b = Stamped(pattern, 13, gen);
+    for (size_t i = kStampHeaderBytes / 8; i < 4096 / 8 - 2; ++i)
+      ASSERT_EQ(stamp_math::DecodeGeneration(b.words[i], pattern.words()[i], base), gen) << "word " << i;
+    EXPECT_EQ(b.words[4096 / 8 - 2], gen);
+    EXPECT_EQ(b.words[4096 / 8 - 1], stamp_math::TailCheck(kRun, 13, gen));
+  }
+}
+
+TEST(BlockStamp, PayloadKeyMatchesStampMath) {
+  for (uint64_t gen : {uint64_t{0}, uint64_t{5}, uint64_t{1} << 30})
+    EXPECT_EQ(PayloadKey(kRun, 3, gen), stamp_math::PayloadKey(kRun, 3, gen));
+  EXPECT_NE(PayloadKey(kRun, 3, 1), PayloadKey(kRun, 4, 1));
+  EXPECT_NE(PayloadKey(kRun, 3, 1), PayloadKey(kRun + 1, 3, 1));
+}
+
+TEST(BlockStamp, NamesOfClassesAndKinds) {
+  EXPECT_STREQ(BlockClassName(BlockClass::kZero), "zero");
+  EXPECT_STREQ(BlockClassName(BlockClass::kIntact), "intact");
+  EXPECT_STREQ(BlockClassName(BlockClass::kTorn), "torn");
+  EXPECT_STREQ(BlockClassName(BlockClass::kForeign), "foreign");
+  EXPECT_STREQ(BlockClassName(BlockClass::kCorrupt), "corrupt");
+  EXPECT_STREQ(WriterKindName(WriterKind::kDma), "dma");
+  EXPECT_STREQ(WriterKindName(WriterKind::kPwrite), "pwrite");
+  EXPECT_STREQ(WriterKindName(WriterKind::kCpu), "cpu");
 }
 
 }  // namespace

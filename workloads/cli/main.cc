@@ -1,5 +1,6 @@
-// longpin: the command line. Subcommands: run, list, cleanup. Exit codes: 0 pass, 1 fail, 2 bad usage,
-// 3 error (the run could not complete), 77 cannot run here, 130 interrupted.
+// longpin: the command line. Subcommands: run, verify, selftest, report, list, cleanup.
+// Exit codes: 0 pass (or a two-phase run waiting for `longpin verify`), 1 fail, 2 bad usage, 3 error (the run
+// could not complete), 77 cannot run here, 130 interrupted.
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,7 +13,14 @@
 #include "core/scratch_fs.h"
 #include "pinners/pinner.h"
 #include "workloads/cli/run_options.h"
+#include "workloads/report_formats.h"
 #include "workloads/run.h"
+#include "workloads/selftest.h"
+#include "workloads/verify.h"
+#include "workloads/writers.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace longpin {
 namespace {
@@ -57,7 +65,48 @@ int CleanupCommand(const std::string& workdir, bool dry_run) {
   return ok ? 0 : kExitError;
 }
 
-int RunCommand(RunConfig cfg, const RunOptionText& text) {
+struct OutputOptions {
+  std::string json, junit, html;
+  bool ktap = false;
+};
+
+void AddOutputOptions(CLI::App& app, OutputOptions& o, bool with_json) {
+  if (with_json) app.add_option("--json", o.json, "Write the JSON report to FILE");
+  app.add_option("--junit", o.junit, "Write a JUnit XML report to FILE");
+  app.add_option("--html", o.html, "Write a self-contained HTML report with charts to FILE");
+  app.add_flag("--ktap", o.ktap, "Print KTAP v1 results on stdout instead of the summary");
+}
+
+bool WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f) std::fprintf(stderr, "longpin: write %s failed\n", path.c_str());
+  return bool(f);
+}
+
+// Writes the --json/--junit/--html files of a report document; true when KTAP replaced the summary.
+bool EmitReports(const std::string& json_text, const OutputOptions& o) {
+  if (!o.json.empty()) WriteFile(o.json, json_text);
+  if (o.junit.empty() && o.html.empty() && !o.ktap) return false;
+  nlohmann::json doc = nlohmann::json::parse(json_text);
+  if (!o.junit.empty()) WriteFile(o.junit, RenderJUnit(doc));
+  if (!o.html.empty()) WriteFile(o.html, RenderHtml(doc));
+  if (o.ktap) std::fputs(RenderKtap(doc).c_str(), stdout);
+  return o.ktap;
+}
+
+int Finish(const RunReport& report, const OutputOptions& out, bool quiet) {
+  const bool ktap = EmitReports(RenderJson(report), out);
+  if (!ktap) {
+    if (quiet) std::printf("verdict: %s\n", report.verdict.c_str());
+    else std::fputs(RenderSummary(report).c_str(), stdout);
+  }
+  if (report.exit_code != kExitPass && !report.reasons.empty())
+    std::fprintf(stderr, "longpin: %s: %s\n", report.verdict.c_str(), report.reasons.front().c_str());
+  return report.exit_code;
+}
+
+int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out) {
   if (auto err = FinishRunConfig(cfg, text)) return UsageError(*err);
   const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
   if (scratch && ::geteuid() != 0)
@@ -72,20 +121,94 @@ int RunCommand(RunConfig cfg, const RunOptionText& text) {
     }
   }
   InstallInterruptHandlers();
-  RunReport report = Run(cfg);
-  if (!cfg.json_path.empty()) {
-    std::ofstream f(cfg.json_path);
-    f << RenderJson(report);
-    if (!f) std::fprintf(stderr, "longpin: write report %s failed\n", cfg.json_path.c_str());
+  out.json = cfg.json_path;
+  if (cfg.crash_iterations <= 1) return Finish(Run(cfg), out, cfg.quiet);
+
+  // Crash cycles: each a whole run (fresh filesystem, fresh run id); the last one's report carries the list.
+  std::vector<RunReport> cycles;
+  SplitMix seeds{cfg.seed ? cfg.seed : MonotonicNs()};
+  for (int i = 0; i < cfg.crash_iterations && !g_interrupted.load(); ++i) {
+    RunConfig c = cfg;
+    c.seed = seeds.Next();
+    cycles.push_back(Run(c));
+    const RunReport& r = cycles.back();
+    if (!cfg.quiet)
+      std::printf("cycle %d/%d seed %llu: %s, %llu kernel violation(s), %llu strict miss(es)%s\n", i + 1,
+                  cfg.crash_iterations, static_cast<unsigned long long>(c.seed), r.verdict.c_str(),
+                  static_cast<unsigned long long>(r.verification ? r.verification->kernel_violations : 0),
+                  static_cast<unsigned long long>(r.verification ? r.verification->strict_misses : 0),
+                  r.reasons.empty() ? "" : (": " + r.reasons.front()).c_str());
+    if (r.exit_code == kExitCannotRun || r.exit_code == kExitUsage) break;
   }
-  if (cfg.quiet) {
-    std::printf("verdict: %s\n", report.verdict.c_str());
-  } else {
-    std::fputs(RenderSummary(report).c_str(), stdout);
+  RunReport total = cycles.back();
+  for (const auto& r : cycles)
+    if (r.verdict == "fail" || (r.verdict == "error" && total.verdict != "fail")) {
+      total.verdict = r.verdict;
+      total.exit_code = r.exit_code;
+      if (!r.reasons.empty()) total.reasons.insert(total.reasons.begin(), "a crash cycle: " + r.reasons.front());
+    }
+  std::string json_text = RenderJson(total);
+  nlohmann::json doc = nlohmann::json::parse(json_text);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& r : cycles)
+    list.push_back({{"seed", r.seed},
+                    {"verdict", r.verdict},
+                    {"kernel_violations", r.verification ? r.verification->kernel_violations : 0},
+                    {"strict_misses", r.verification ? r.verification->strict_misses : 0},
+                    {"crash_at_s", r.crash ? r.crash->at_s : 0.0},
+                    {"reasons", r.reasons}});
+  doc["crash_cycles"] = list;
+  const bool ktap = EmitReports(doc.dump(2) + "\n", out);
+  if (!ktap) std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), total.verdict.c_str());
+  return total.exit_code;
+}
+
+int VerifyCommand(const std::string& state_dir, const std::string& target, const OutputOptions& out, bool quiet) {
+  if (state_dir.empty()) return UsageError("verify: --state-dir DIR is required (the --state-dir of the run)");
+  return Finish(VerifyFromState(state_dir, target), out, quiet);
+}
+
+int SelftestCommand(SelftestConfig cfg, const std::string& fs_list, const std::string& duration,
+                    const std::string& size, const std::string& json_path) {
+  if (::geteuid() != 0) return std::fprintf(stderr, "longpin: selftest needs root (scratch filesystems, shutdown)\n"), kExitCannotRun;
+  cfg.filesystems.clear();
+  std::stringstream ss(fs_list);
+  std::string fs;
+  while (std::getline(ss, fs, ','))
+    if (!fs.empty()) {
+      if (!ParseFsType(fs)) return UsageError("selftest --fs " + fs + ": unknown filesystem (ext4, xfs, btrfs, f2fs)");
+      cfg.filesystems.push_back(fs);
+    }
+  RunOptionText text;
+  text.fs_given = true;
+  text.duration = duration;
+  text.size = size;
+  text.phases = "baseline,pinned";
+  if (auto err = FinishRunConfig(cfg.base, text)) return UsageError(*err);
+  if (Status s = EnterPrivateMountNamespace(); !s.ok()) {
+    std::fprintf(stderr, "longpin: %s\n", s.message().c_str());
+    return kExitCannotRun;
   }
-  if (report.exit_code != kExitPass && !report.reasons.empty())
-    std::fprintf(stderr, "longpin: %s: %s\n", report.verdict.c_str(), report.reasons.front().c_str());
-  return report.exit_code;
+  InstallInterruptHandlers();
+  SelftestReport r = RunSelftest(cfg);
+  if (!json_path.empty()) WriteFile(json_path, RenderSelftestJson(r));
+  std::fputs(RenderSelftestSummary(r).c_str(), stdout);
+  return r.exit_code;
+}
+
+int ReportCommand(const std::string& input, const OutputOptions& out) {
+  std::ifstream f(input);
+  if (!f) return UsageError("report " + input + ": cannot read the file");
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(f);
+  } catch (const std::exception& e) {
+    return UsageError("report " + input + ": not a longpin JSON report (" + std::string(e.what()) + ")");
+  }
+  if (out.html.empty() && out.junit.empty() && !out.ktap)
+    return UsageError("report: give at least one of --html FILE, --junit FILE, --ktap");
+  EmitReports(doc.dump(), out);
+  return 0;
 }
 
 }  // namespace
@@ -101,8 +224,42 @@ int main(int argc, char** argv) {
 
   RunConfig cfg;
   RunOptionText text;
+  OutputOptions run_out;
   CLI::App* run = app.add_subcommand("run", "Run the workload (default: ext4 scratch image as root, 2x5 s)");
   AddRunOptions(*run, cfg, text);
+  AddOutputOptions(*run, run_out, false);
+
+  std::string state_dir, verify_target;
+  OutputOptions verify_out;
+  bool verify_quiet = false;
+  CLI::App* verify = app.add_subcommand("verify", "Verify a target after a power cut or an allowed shutdown, from --state-dir");
+  verify->add_option("--state-dir", state_dir, "The --state-dir of the run")->required();
+  verify->add_option("--target", verify_target, "The target file, when it moved (default: from the state)");
+  verify->add_flag("--quiet,-q", verify_quiet, "Print only the verdict line");
+  AddOutputOptions(*verify, verify_out, true);
+
+  SelftestConfig st_cfg;
+  st_cfg.base.writers = WriterCounts{2, 1, 0};
+  std::string st_fs = "ext4,xfs", st_duration = "1s", st_size = "32M", st_json;
+  CLI::App* selftest = app.add_subcommand(
+      "selftest", "Prove the oracle: plant faults after real crash cycles (all must be reported) and run clean cycles "
+                  "(none may be reported)");
+  selftest->add_option("--fs", st_fs, "Filesystems, comma separated. Default ext4,xfs");
+  selftest->add_option("--clean-runs", st_cfg.clean_runs, "Clean crash cycles per filesystem. Default 3")
+      ->check(CLI::Range(0, 100000));
+  selftest->add_flag("!--no-plant", st_cfg.plant, "Skip the planted-fault cycle");
+  selftest->add_option("--duration", st_duration, "Phase duration of each cycle. Default 1s");
+  selftest->add_option("--size", st_size, "Target size of each cycle. Default 32M");
+  selftest->add_option("--pinner", st_cfg.base.pinner, "Pinner of the cycles. Default vmsplice");
+  selftest->add_option("--seed", st_cfg.base.seed, "First seed (each cycle takes the next)");
+  selftest->add_option("--workdir", st_cfg.base.workdir, "Base directory for run directories");
+  selftest->add_option("--json", st_json, "Write the self-test JSON to FILE");
+
+  std::string report_input;
+  OutputOptions report_out;
+  CLI::App* report = app.add_subcommand("report", "Re-render a saved JSON report (run or matrix) as HTML, JUnit or KTAP");
+  report->add_option("input", report_input, "The JSON report")->required();
+  AddOutputOptions(*report, report_out, false);
 
   std::string list_what;
   CLI::App* list = app.add_subcommand("list", "List pinners and filesystems with availability and reasons");
@@ -126,7 +283,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "longpin: %s (see longpin --help)\n", what.c_str());
     return kExitUsage;
   }
-  if (*run) return longpin::RunCommand(cfg, text);
+  if (*run) return longpin::RunCommand(cfg, text, run_out);
+  if (*verify) return VerifyCommand(state_dir, verify_target, verify_out, verify_quiet);
+  if (*selftest) return SelftestCommand(st_cfg, st_fs, st_duration, st_size, st_json);
+  if (*report) return ReportCommand(report_input, report_out);
   if (*list) return ListCommand(list_what);
   if (*cleanup) return CleanupCommand(cleanup_dir, dry_run);
   return kExitUsage;

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <climits>
+#include <cstdlib>
 #include <unistd.h>
 
 #include <sstream>
@@ -77,6 +79,20 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--pin-hold", t.pin_hold, "How long a per-IO hold lasts (fuse, odirect pinners). Default 0");
   app.add_option("--mount-options", cfg.mount_options, "Mount options of the scratch filesystem");
   app.add_flag("--quiet,-q", cfg.quiet, "Print only the verdict line");
+  app.add_option("--mapping", t.mapping,
+                 "How the target is mapped: shared (file, default), private (file, MAP_PRIVATE), memfd, thp, hugetlb");
+  app.add_option("--crash", t.crash,
+                 "Crash model: none (sync check, default), shutdown (FS_IOC_SHUTDOWN of the scratch fs, remount, "
+                 "verify), power-cut (durable log in --state-dir; verify after the cut with `longpin verify`)");
+  app.add_option("--crash-at", t.crash_at, "Crash this long into the crash phase (default: seeded, 20%..80%)");
+  app.add_option("--crash-iterations", cfg.crash_iterations, "Whole crash cycles to run (fresh fs and run id each)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--state-dir", cfg.state_dir,
+                 "Directory (on another filesystem than the target) for the durable expected log and state");
+  app.add_option("--target", cfg.target, "The file to test (created by longpin; must not exist). Implies no scratch fs");
+  app.add_option("--allow-shutdown-of", cfg.allow_shutdown_of,
+                 "Allow --crash shutdown of the filesystem mounted at PATH (not a scratch fs; never /). Needs "
+                 "--state-dir; verify with `longpin verify` after you remount it");
 }
 
 std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& t) {
@@ -176,16 +192,87 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     cfg.pinner_options.hold_s = *d;
   }
   if (cfg.writers.total() == 0) return "--writers: at least one writer is needed";
+  if (!t.mapping.empty()) {
+    auto m = ParseMapping(t.mapping);
+    if (!m) return "--mapping " + t.mapping + ": unknown mapping (shared, private, memfd, thp, hugetlb)";
+    cfg.mapping = *m;
+  }
+  if (cfg.mapping == MappingKind::kPrivate && cfg.writers.pwrite > 0)
+    return "--mapping private: pwrite writers write the file, which a private mapping does not show; use "
+           "--writers cpu:N[,dma:N]";
+  if (!t.crash.empty()) {
+    if (t.crash == "none") cfg.crash = CrashModel::kNone;
+    else if (t.crash == "shutdown") cfg.crash = CrashModel::kShutdown;
+    else if (t.crash == "power-cut") cfg.crash = CrashModel::kPowerCut;
+    else return "--crash " + t.crash + ": unknown crash model (none, shutdown, power-cut)";
+  }
+  if (!t.crash_at.empty()) {
+    auto d = ParseDuration(t.crash_at);
+    if (!d) return "--crash-at " + t.crash_at + ": not a duration";
+    cfg.crash_at_s = *d;
+  }
+  if (cfg.crash != CrashModel::kNone && cfg.mapping != MappingKind::kShared)
+    return "--crash " + t.crash + ": crash checks read the file on disk; use --mapping shared";
+  if (!cfg.target.empty()) {
+    struct stat st {};
+    if (::lstat(cfg.target.c_str(), &st) == 0)
+      return "--target " + cfg.target + ": exists; longpin only tests a file it creates (remove it or name another)";
+    const auto slash = cfg.target.rfind('/');
+    const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : cfg.target.substr(0, slash));
+    if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return "--target " + cfg.target + ": directory " + parent + " does not exist";
+    cfg.fs = "dir:" + parent;
+  }
 
   // Not root: the scratch filesystem needs a loop device and mount. With the default --fs, fall back to a
   // temp directory and say so; an explicit --fs ext4 etc. is refused by the run (exit 77).
-  if (!t.fs_given && ::geteuid() != 0) {
+  if (!t.fs_given && cfg.target.empty() && ::geteuid() != 0) {
     const char* tmp = std::getenv("TMPDIR");
     cfg.fs = std::string("dir:") + (tmp && *tmp ? tmp : "/tmp");
     cfg.fell_back_to_dir = true;
     cfg.fallback_reason = "not root: no scratch filesystem (needs a loop device and mount); testing a file in " +
                           cfg.fs.substr(4) + " instead; kernel stacks of hangs and vmstat refresh are unavailable";
   }
+  const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
+  const std::string target_dir = scratch ? "" : cfg.fs.substr(4);
+  if (cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty()) {
+    if (cfg.state_dir.empty()) return "--crash " + t.crash + ": needs --state-dir DIR for the durable expected log";
+    if (scratch)
+      return "--crash power-cut: needs a target that survives a reboot: --fs dir:PATH or --target PATH, not a "
+             "scratch image";
+    ::mkdir(cfg.state_dir.c_str(), 0755);
+    struct stat sd {}, td {};
+    if (::stat(cfg.state_dir.c_str(), &sd) != 0 || !S_ISDIR(sd.st_mode))
+      return "--state-dir " + cfg.state_dir + ": cannot create the directory";
+    if (::stat(target_dir.c_str(), &td) == 0 && sd.st_dev == td.st_dev)
+      return "--state-dir " + cfg.state_dir + ": on the same filesystem as the target (" + target_dir +
+             "); a crash of the target must not take the log with it: choose a directory on another filesystem";
+    struct stat probe {};
+    if (::stat((cfg.state_dir + "/state.json").c_str(), &probe) == 0)
+      return "--state-dir " + cfg.state_dir + ": holds the state of another run; verify or remove it first";
+  }
+  if (cfg.crash == CrashModel::kShutdown && !scratch) {
+    if (cfg.allow_shutdown_of.empty())
+      return "--crash shutdown: only a scratch filesystem longpin made is shut down; for " + target_dir +
+             " pass --allow-shutdown-of MOUNTPOINT (and --state-dir)";
+    char real[PATH_MAX];
+    if (!::realpath(cfg.allow_shutdown_of.c_str(), real))
+      return "--allow-shutdown-of " + cfg.allow_shutdown_of + ": no such path";
+    if (std::string(real) == "/") return "--allow-shutdown-of /: longpin never shuts down the root filesystem";
+    struct stat mp {}, parent {}, td {};
+    ::stat(real, &mp);
+    ::stat((std::string(real) + "/..").c_str(), &parent);
+    if (mp.st_dev == parent.st_dev)
+      return "--allow-shutdown-of " + cfg.allow_shutdown_of + ": not a mount point";
+    if (::stat(target_dir.c_str(), &td) != 0 || td.st_dev != mp.st_dev)
+      return "--allow-shutdown-of " + cfg.allow_shutdown_of + ": the target is not on that filesystem";
+    struct stat root {};
+    if (::stat("/", &root) == 0 && root.st_dev == mp.st_dev)
+      return "--allow-shutdown-of: that is the root filesystem; longpin never shuts it down";
+  }
+  if (!cfg.allow_shutdown_of.empty() && cfg.crash != CrashModel::kShutdown)
+    return "--allow-shutdown-of: only with --crash shutdown";
+
   // Free space: the target must fit where it will live (the scratch image is sparse: about the target's size).
   const std::string where = cfg.fs.rfind("dir:", 0) == 0
                                 ? cfg.fs.substr(4)

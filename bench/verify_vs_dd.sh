@@ -1,0 +1,77 @@
+#!/bin/bash
+# Verification throughput against dd and fio reading the same file, back to back, on one scratch ext4.
+#
+#   sudo bench/verify_vs_dd.sh BUILD_DIR [SIZE] [ROUNDS]      e.g. bench/verify_vs_dd.sh build-bench 256M 3
+#
+# Makes a 1 GiB ext4 image under a temp dir, loop-mounts it in a private mount namespace (nothing is visible
+# to, or left behind for, the rest of the system), stamps a SIZE target with verify_bench --stamp, then runs
+# ROUNDS rounds of: verify_bench (ReadAndClassify, O_DIRECT, 8 MiB requests), dd bs=8M iflag=direct, fio
+# --rw=read --direct=1 --bs=8M. Every reader uses O_DIRECT, so no cache drop is needed between them. Prints
+# the median MB/s of each and the ratios. LOOP_DIRECT_IO=1 attaches the loop device with --direct-io=on, so
+# the reads reach the host disk instead of the host's page cache of the image file.
+set -euo pipefail
+
+build=${1:?usage: verify_vs_dd.sh BUILD_DIR [SIZE] [ROUNDS]}
+size=${2:-256M}
+rounds=${3:-3}
+bench=$(realpath "$build")/bench/verify_bench
+[[ -x $bench ]] || { echo "verify_vs_dd.sh: $bench not built" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "verify_vs_dd.sh: needs root (loop device, mount)" >&2; exit 77; }
+for tool in dd fio mkfs.ext4 losetup unshare python3; do
+  command -v $tool >/dev/null || { echo "verify_vs_dd.sh: $tool not installed" >&2; exit 77; }
+done
+
+# Re-run inside a private mount namespace: the mount dies with it, even if this script is killed.
+if [[ -z ${LONGPIN_BENCH_IN_NS:-} ]]; then
+  exec env LONGPIN_BENCH_IN_NS=1 unshare -m --propagation private "$0" "$@"
+fi
+
+work=$(mktemp -d /var/tmp/longpin-verify-bench.XXXXXX)
+loop=
+cleanup() {
+  umount "$work/mnt" 2>/dev/null || true
+  [[ -n $loop ]] && losetup -d "$loop" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+truncate -s 1G "$work/img"
+mkfs.ext4 -q -F "$work/img"
+loop=$(losetup -f --show --direct-io="$([[ ${LOOP_DIRECT_IO:-0} == 1 ]] && echo on || echo off)" "$work/img")
+mkdir "$work/mnt"
+mount -t ext4 "$loop" "$work/mnt"
+target=$work/mnt/target.dat
+"$bench" --target="$target" --size="$size" --stamp
+
+echo "# $(uname -r), $(nproc) CPUs, loop $(losetup -n -O DIO "$loop" | tr -d ' ' | sed 's/1/direct-io/;s/0/buffered/') on $(df --output=source "$work" | tail -1), target $size, $(date -u +%FT%TZ)"
+for ((r = 1; r <= rounds; r++)); do
+  "$bench" --target="$target" --size="$size" --benchmark_format=json \
+    --benchmark_filter='BM_ReadAndClassify|BM_ODirectRead' --benchmark_min_time=1 >"$work/verify.$r.json"
+  dd if="$target" of=/dev/null bs=8M iflag=direct 2>"$work/dd.$r.txt"
+  fio --name=seqread --filename="$target" --rw=read --direct=1 --bs=8M --ioengine=psync --numjobs=1 \
+    --output-format=json >"$work/fio.$r.json"
+done
+
+python3 - "$work" "$rounds" <<'EOF'
+import json, re, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+rates = {}
+def add(name, bps):
+    rates.setdefault(name, []).append(bps / 1e6)
+for r in range(1, rounds + 1):
+    for b in json.load(open(f"{work}/verify.{r}.json"))["benchmarks"]:
+        if b.get("run_type") == "iteration" and "bytes_per_second" in b:
+            add(b["name"].replace("/real_time", ""), b["bytes_per_second"])
+    m = re.search(r"(\d+) bytes .* copied, ([\d.]+) s", open(f"{work}/dd.{r}.txt").read())
+    add("dd bs=8M iflag=direct", int(m.group(1)) / float(m.group(2)))
+    add("fio read bs=8M direct=1", json.load(open(f"{work}/fio.{r}.json"))["jobs"][0]["read"]["bw_bytes"])
+med = {k: statistics.median(v) for k, v in rates.items()}
+print(f"{'reader':40} {'median MB/s':>12}  rounds (MB/s)")
+for k, v in rates.items():
+    print(f"{k:40} {med[k]:12.0f}  " + " ".join(f"{x:.0f}" for x in v))
+dd, fio = med["dd bs=8M iflag=direct"], med["fio read bs=8M direct=1"]
+print(f"\n{'ours':40} {'vs dd':>8} {'vs fio':>8}")
+for k in med:
+    if k.startswith("BM_"):
+        print(f"{k:40} {med[k] / dd:8.2f} {med[k] / fio:8.2f}")
+EOF

@@ -1,0 +1,216 @@
+#include "pinners/fuse_pinner.h"
+
+#define FUSE_USE_VERSION 35
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace longpin {
+namespace {
+
+constexpr fuse_ino_t kFileIno = 2;
+constexpr const char* kFileName = "dma";
+
+// What the pinner thread hands the daemon thread for one DmaWrite. The file offset is the target offset,
+// so a request for [off, off+size) is answered from src + (off - offset). Published with a release store of
+// seq, read with an acquire load: no lock on the write path.
+struct Queued {
+  std::atomic<uint64_t> seq{0};
+  uint64_t offset = 0;
+  uint64_t len = 0;
+  const std::byte* src = nullptr;
+};
+
+struct Daemon {
+  Queued queued;
+  double hold_s = 0;
+  uint64_t file_bytes = 0;
+};
+
+Daemon* DaemonOf(fuse_req_t req) { return static_cast<Daemon*>(fuse_req_userdata(req)); }
+
+struct stat AttrOf(fuse_ino_t ino, uint64_t file_bytes) {
+  struct stat st {};
+  st.st_ino = ino;
+  if (ino == FUSE_ROOT_ID) {
+    st.st_mode = S_IFDIR | 0755;
+    st.st_nlink = 2;
+  } else {
+    st.st_mode = S_IFREG | 0644;
+    st.st_nlink = 1;
+    st.st_size = off_t(file_bytes);
+  }
+  return st;
+}
+
+void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (parent != FUSE_ROOT_ID || std::strcmp(name, kFileName) != 0) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  fuse_entry_param e{};
+  e.ino = kFileIno;
+  e.attr = AttrOf(kFileIno, DaemonOf(req)->file_bytes);
+  e.attr_timeout = e.entry_timeout = 3600;
+  fuse_reply_entry(req, &e);
+}
+
+void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  if (ino != FUSE_ROOT_ID && ino != kFileIno) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  struct stat st = AttrOf(ino, DaemonOf(req)->file_bytes);
+  fuse_reply_attr(req, &st, 3600);
+}
+
+void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ino != kFileIno) {
+    fuse_reply_err(req, EISDIR);
+    return;
+  }
+  // direct_io: reads bypass the page cache and go straight into the reader's pages, held for the request.
+  fi->direct_io = 1;
+  fi->keep_cache = 0;
+  fuse_reply_open(req, fi);
+}
+
+void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*) {
+  Daemon* d = DaemonOf(req);
+  d->queued.seq.load(std::memory_order_acquire);
+  const uint64_t start = d->queued.offset, end = start + d->queued.len, o = uint64_t(off);
+  if (d->queued.src == nullptr || o < start || o >= end) {
+    // Only the pinner reads this file, and only what it queued: anything else is a bug worth an error.
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  // A block larger than one request (max_pages) arrives as several requests: hold once, on the first.
+  if (o == start && d->hold_s > 0)
+    std::this_thread::sleep_for(std::chrono::nanoseconds(uint64_t(d->hold_s * 1e9)));
+  fuse_reply_buf(req, reinterpret_cast<const char*>(d->queued.src + (o - start)), std::min<uint64_t>(size, end - o));
+}
+
+const fuse_lowlevel_ops kOps = [] {
+  fuse_lowlevel_ops ops{};
+  ops.lookup = OnLookup;
+  ops.getattr = OnGetattr;
+  ops.open = OnOpen;
+  ops.read = OnRead;
+  return ops;
+}();
+
+class FusePinner final : public Pinner {
+ public:
+  FusePinner(const PinTarget& t, double hold_s) : target_(t) {
+    daemon_.hold_s = hold_s;
+    daemon_.file_bytes = t.length;
+  }
+  ~FusePinner() override { Stop(); }
+
+  Status Start(const std::string& scratch_dir) {
+    mount_point_ = (scratch_dir.empty() ? std::string("/var/tmp") : scratch_dir) + "/longpin-fuse-XXXXXX";
+    if (!::mkdtemp(mount_point_.data())) {
+      Status s = Status::FromErrno("mkdtemp FUSE mount point " + mount_point_);
+      mount_point_.clear();
+      return s;
+    }
+    const char* argv[] = {"longpin-fuse", "-o", "fsname=longpin-dma,subtype=longpin", nullptr};
+    fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+    session_ = fuse_session_new(&args, &kOps, sizeof kOps, &daemon_);
+    if (!session_) return Status(EIO, "fuse_session_new (libfuse printed the reason on stderr)");
+    if (fuse_session_mount(session_, mount_point_.c_str()) != 0) {
+      fuse_session_destroy(session_);
+      session_ = nullptr;
+      return Status(EPERM, "fuse_session_mount on " + mount_point_ + " (libfuse printed the reason on stderr)");
+    }
+    mounted_ = true;
+    loop_ = std::thread([s = session_] { fuse_session_loop(s); });
+    const std::string file = mount_point_ + "/" + kFileName;
+    fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return Status::FromErrno("open FUSE file " + file);
+    return {};
+  }
+
+  PinReference reference() const override { return kFusePinnerReference; }
+  bool can_write() const override { return true; }
+
+  // The hold is per read: each DmaWrite holds its pages for --pin-hold. Pin only remembers the window.
+  Result<PinGrant> Pin(const PinWindow& w) override { return PinGrant{w.length}; }
+  Status Unpin(const PinWindow&) override { return {}; }
+
+  Status DmaWrite(const PinWindow&, uint64_t offset, const std::byte* src, size_t len) override {
+    daemon_.queued.offset = offset;
+    daemon_.queued.len = len;
+    daemon_.queued.src = src;
+    daemon_.queued.seq.fetch_add(1, std::memory_order_release);
+    size_t done = 0;
+    Status result;
+    while (done < len) {
+      ssize_t n = ::pread(fd_, target_.base + offset + done, len - done, off_t(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        result = Status::FromErrno("pread of FUSE file into mapping offset " + std::to_string(offset + done));
+        break;
+      }
+      if (n == 0) {
+        result = Status(EIO, "pread of FUSE file: short read at " + std::to_string(offset + done));
+        break;
+      }
+      done += size_t(n);
+    }
+    daemon_.queued.src = nullptr;
+    daemon_.queued.seq.fetch_add(1, std::memory_order_release);
+    return result;
+  }
+
+ private:
+  void Stop() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (session_) {
+      fuse_session_exit(session_);
+      // Unmounting aborts the connection: the loop's read of /dev/fuse returns ENODEV and the thread ends.
+      if (mounted_) fuse_session_unmount(session_);
+      mounted_ = false;
+      if (loop_.joinable()) loop_.join();
+      fuse_session_destroy(session_);
+      session_ = nullptr;
+    }
+    if (!mount_point_.empty()) ::rmdir(mount_point_.c_str());
+    mount_point_.clear();
+  }
+
+  PinTarget target_;
+  Daemon daemon_;
+  std::string mount_point_;
+  fuse_session* session_ = nullptr;
+  bool mounted_ = false;
+  std::thread loop_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+std::optional<std::string> FusePinnerUnavailable() {
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) return std::string("/dev/fuse missing or not accessible");
+  if (::geteuid() != 0 && ::access("/usr/bin/fusermount3", X_OK) != 0 && ::access("/bin/fusermount3", X_OK) != 0)
+    return std::string("not root and no fusermount3 to mount the FUSE filesystem");
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Pinner>> CreateFusePinner(const PinTarget& target, const PinnerOptions& options) {
+  if (options.access == PinAccess::kReadOnly)
+    return Status(ENOTSUP, "fuse pins by reading into the mapping: --pin-access ro is not possible");
+  if (auto why = FusePinnerUnavailable()) return Status(ENODEV, *why);
+  auto p = std::make_unique<FusePinner>(target, options.hold_s);
+  if (Status s = p->Start(options.scratch_dir); !s.ok()) return s;  // ~FusePinner undoes what Start did
+  return std::unique_ptr<Pinner>(std::move(p));
+}
+
+}  // namespace longpin

@@ -1,0 +1,92 @@
+// ClassifyKernelLine: the lines of shared/KERNEL_NOTES.md fall in their class, longpin's own shutdown lines
+// are "expected" (never an alarm), and ordinary chatter is ignored.
+#include "core/kernel_log.h"
+
+#include <gtest/gtest.h>
+
+namespace longpin {
+namespace {
+
+struct Case {
+  const char* line;
+  KernelEventClass cls;
+};
+
+TEST(KernelLog, LinesWorthFlaggingAreClassified) {
+  const Case cases[] = {
+      {"EXT4-fs warning (device loop3): ext4_writepage:2096: page 17 does not have buffers attached",
+       KernelEventClass::kDataRisk},
+      {"EXT4-fs warning (device loop0): mpage_prepare_extent_to_map:2547: inode #12: comm kworker/u4:1: "
+       "page 0 does not have buffers attached",
+       KernelEventClass::kDataRisk},
+      {"Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with "
+       "buffered I/O!",
+       KernelEventClass::kDataRisk},
+      {"WARNING: CPU: 1 PID: 4242 at fs/ext4/inode.c:3619 ext4_dirty_folio+0x41/0x50", KernelEventClass::kWarning},
+      {"WARNING: CPU: 0 PID: 91 at fs/ext4/inode.c:3588 ext4_set_page_dirty+0x3a/0x60", KernelEventClass::kWarning},
+      {"WARNING: CPU: 0 PID: 77 at fs/iomap/buffered-io.c:1800 iomap_writepage_map+0x5c/0x400",
+       KernelEventClass::kWarning},
+      {"WARNING: CPU: 1 PID: 12 at mm/gup.c:2201 try_grab_folio+0x1a0/0x1c0", KernelEventClass::kWarning},
+      {"WARNING: CPU: 1 PID: 12 at mm/page-writeback.c:2893 folio_mark_dirty+0x50/0x60", KernelEventClass::kWarning},
+      {"kernel BUG at fs/ext4/inode.c:2716!", KernelEventClass::kBug},
+      {"BUG: Bad page state in process longpin  pfn:1a2b3", KernelEventClass::kBug},
+      {"BUG: unable to handle page fault for address: ffff888000000000", KernelEventClass::kBug},
+      {"Oops: general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP",
+       KernelEventClass::kOops},
+      {"INFO: task kworker/u4:2:123 blocked for more than 120 seconds.", KernelEventClass::kHungTask},
+      {"INFO: task longpin:4711 blocked for more than 30 seconds.", KernelEventClass::kHungTask},
+      {"EXT4-fs error (device loop0): ext4_find_entry:1455: inode #2: comm ls: reading directory lblock 0",
+       KernelEventClass::kFsError},
+      {"XFS (loop1): Corruption detected. Unmount and run xfs_repair", KernelEventClass::kFsError},
+      {"BTRFS error (device loop2): bdev /dev/loop2 errs: wr 1, rd 0, flush 0, corrupt 0, gen 0",
+       KernelEventClass::kFsError},
+      {"BTRFS critical (device loop2): corrupt leaf: root=5 block=30457856 slot=0", KernelEventClass::kFsError},
+  };
+  for (const Case& c : cases) {
+    auto got = ClassifyKernelLine(c.line);
+    ASSERT_TRUE(got.has_value()) << "not flagged: " << c.line;
+    EXPECT_EQ(*got, c.cls) << c.line << " classified " << KernelEventClassName(*got) << ", want "
+                           << KernelEventClassName(c.cls);
+    KernelEvent e{*got, c.line, 0};
+    EXPECT_TRUE(e.alarm()) << c.line;
+  }
+}
+
+TEST(KernelLog, OwnShutdownLinesAreExpectedNotAlarms) {
+  for (const char* line : {"EXT4-fs (loop0): shut down requested (2)",
+                           "XFS (loop1): User initiated shutdown received.",
+                           "XFS (loop1): User initiated shutdown (0x2) received. Shutting down filesystem",
+                           "XFS (loop1): Log I/O error (0x6) detected at xfs_fs_goingdown+0x7a/0xa0",
+                           "XFS (loop1): Please unmount the filesystem and rectify the problem(s)"}) {
+    auto got = ClassifyKernelLine(line);
+    ASSERT_TRUE(got.has_value()) << line;
+    EXPECT_EQ(*got, KernelEventClass::kExpected) << line << " classified " << KernelEventClassName(*got);
+    EXPECT_FALSE((KernelEvent{*got, line, 0}.alarm()));
+  }
+}
+
+TEST(KernelLog, OrdinaryLinesAreIgnored) {
+  for (const char* line : {"EXT4-fs (loop0): mounted filesystem 5e3f r/w with ordered data mode. Quota mode: none.",
+                           "EXT4-fs (loop0): unmounting filesystem 5e3f.",
+                           "loop0: detected capacity change from 0 to 2097152",
+                           "XFS (loop1): Mounting V5 Filesystem 0f1e",
+                           "XFS (loop1): Ending clean mount",
+                           "BTRFS info (device loop2): first mount of filesystem 1234",
+                           "BTRFS: device fsid 1234 devid 1 transid 6 /dev/loop2 scanned by mount (42)",
+                           "audit: type=1400 audit(0.0:1): apparmor=\"STATUS\"",
+                           "",
+                           "a process named WARNINGS printed nothing"}) {
+    auto got = ClassifyKernelLine(line);
+    EXPECT_FALSE(got.has_value()) << "flagged as " << (got ? KernelEventClassName(*got) : "") << ": " << line;
+  }
+}
+
+TEST(KernelLog, ClassNames) {
+  EXPECT_STREQ(KernelEventClassName(KernelEventClass::kBug), "bug");
+  EXPECT_STREQ(KernelEventClassName(KernelEventClass::kHungTask), "hung_task");
+  EXPECT_STREQ(KernelEventClassName(KernelEventClass::kExpected), "expected");
+  EXPECT_STREQ(KernelEventClassName(KernelEventClass::kDataRisk), "data_risk");
+}
+
+}  // namespace
+}  // namespace longpin

@@ -1,0 +1,119 @@
+// LatencyHistogram: quantiles within the bucket error (1/128 relative) of the exact percentiles, exact
+// min/max, merge equal to recording everything in one, and an empty histogram that reports zeros.
+#include "core/latency_histogram.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace longpin {
+namespace {
+
+constexpr double kQuantiles[] = {0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0};
+
+// fsync-like latencies: lognormal around ~60 us with a long tail, plus a few sub-128 ns values that land in
+// the exact buckets.
+std::vector<uint64_t> Samples(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<double> lognormal(11.0, 1.5);
+  std::vector<uint64_t> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(i % 1000 == 0 ? i % 128 : uint64_t(lognormal(rng)) + 1);
+  return out;
+}
+
+// The rank-th smallest sample with rank = ceil(q*n) (at least 1): the definition Quantile() approximates.
+uint64_t ExactQuantile(const std::vector<uint64_t>& sorted, double q) {
+  uint64_t rank = uint64_t(std::ceil(q * double(sorted.size())));
+  if (rank == 0) rank = 1;
+  return sorted[rank - 1];
+}
+
+TEST(LatencyHistogram, QuantilesWithinBucketErrorOfExactPercentiles) {
+  std::vector<uint64_t> samples = Samples(100000, 1);
+  LatencyHistogram h;
+  for (uint64_t s : samples) h.Record(s);
+  std::sort(samples.begin(), samples.end());
+  ASSERT_EQ(h.count(), samples.size());
+  for (double q : kQuantiles) {
+    const double exact = double(ExactQuantile(samples, q));
+    const double got = double(h.Quantile(q));
+    EXPECT_LE(std::fabs(got - exact), exact / LatencyHistogram::kSub + 1.0)
+        << "q " << q << " exact " << exact << " histogram " << got;
+  }
+}
+
+TEST(LatencyHistogram, MinMaxAndMeanAreExact) {
+  std::vector<uint64_t> samples = Samples(100000, 2);
+  LatencyHistogram h;
+  double sum = 0;
+  for (uint64_t s : samples) {
+    h.Record(s);
+    sum += double(s);
+  }
+  EXPECT_EQ(h.min(), *std::min_element(samples.begin(), samples.end()));
+  EXPECT_EQ(h.max(), *std::max_element(samples.begin(), samples.end()));
+  EXPECT_NEAR(h.mean(), sum / double(samples.size()), 1e-6 * h.mean());
+}
+
+TEST(LatencyHistogram, MergeEqualsRecordingAll) {
+  std::vector<uint64_t> samples = Samples(100000, 3);
+  LatencyHistogram all, parts[3];
+  for (size_t i = 0; i < samples.size(); ++i) {
+    all.Record(samples[i]);
+    parts[i % 3].Record(samples[i]);
+  }
+  LatencyHistogram merged;
+  for (const auto& p : parts) merged.Merge(p);
+  EXPECT_EQ(merged.count(), all.count());
+  EXPECT_EQ(merged.min(), all.min());
+  EXPECT_EQ(merged.max(), all.max());
+  EXPECT_DOUBLE_EQ(merged.mean(), all.mean());
+  for (double q : kQuantiles) EXPECT_EQ(merged.Quantile(q), all.Quantile(q)) << "q " << q;
+}
+
+TEST(LatencyHistogram, EmptyHistogramReportsZeros) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_EQ(h.min(), 0u);
+  EXPECT_EQ(h.max(), 0u);
+  EXPECT_EQ(h.mean(), 0.0);
+  for (double q : kQuantiles) EXPECT_EQ(h.Quantile(q), 0u);
+  // Merging an empty histogram changes nothing, in either direction.
+  LatencyHistogram one;
+  one.Record(500);
+  one.Merge(h);
+  EXPECT_EQ(one.count(), 1u);
+  EXPECT_EQ(one.min(), 500u);
+  h.Merge(one);
+  EXPECT_EQ(h.min(), 500u);
+  EXPECT_EQ(h.max(), 500u);
+  EXPECT_EQ(h.Quantile(0.5), 500u);
+}
+
+TEST(LatencyHistogram, BucketsCoverTheirValuesWithinRelativeError) {
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t v = rng() >> (rng() % 64);
+    const int b = LatencyHistogram::BucketOf(v);
+    ASSERT_GE(b, 0);
+    ASSERT_LT(b, LatencyHistogram::kBuckets);
+    const uint64_t lo = LatencyHistogram::BucketLow(b), width = LatencyHistogram::BucketHigh(b) - lo;
+    ASSERT_LE(lo, v) << "value " << v;
+    ASSERT_LT(v - lo, width) << "value " << v;
+    ASSERT_LE(double(width - 1), double(lo) / LatencyHistogram::kSub) << "value " << v;
+  }
+}
+
+TEST(LatencyHistogram, SingleLargeValueIsReportedExactly) {
+  LatencyHistogram h;
+  h.Record(UINT64_MAX);
+  EXPECT_EQ(h.Quantile(0.5), UINT64_MAX);
+  EXPECT_EQ(h.max(), UINT64_MAX);
+}
+
+}  // namespace
+}  // namespace longpin

@@ -1,0 +1,89 @@
+// Report renderers for CI engines and people: JUnit XML, KTAP v1 and a self-contained HTML page, each
+// rendered from the JSON report document (one run, or a matrix of runs) so that a saved run.json can be
+// re-rendered later. Documents from older versions lack keys: every renderer shows what is there and
+// never throws. What each format holds: docs/report-formats.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace longpin {
+
+// A run = one testsuite: one testcase per phase, one "verification", one "verdict" (carrying the reasons,
+// kernel events and hangs, so that a fail from any cause is a JUnit failure). A matrix = one testcase per cell.
+std::string RenderJUnit(const nlohmann::json& doc);
+// KTAP v1: the same tests as RenderJUnit; a matrix cell's run appears as a nested (indented) subtest.
+std::string RenderKtap(const nlohmann::json& doc);
+// One HTML page with inline SVG charts and no external reference of any kind.
+std::string RenderHtml(const nlohmann::json& doc);
+
+namespace report_detail {
+
+// Lenient accessors: a missing key, a null or a value of another type gives the fallback, never an exception.
+inline const nlohmann::json* Find(const nlohmann::json& j, std::string_view key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+inline const nlohmann::json& Member(const nlohmann::json& j, std::string_view key) {
+  static const nlohmann::json kNull;
+  const auto* v = Find(j, key);
+  return v ? *v : kNull;
+}
+inline bool IsNumber(const nlohmann::json* v) { return v && v->is_number(); }
+inline double Number(const nlohmann::json& j, double fallback = 0) {
+  return j.is_number() ? j.get<double>() : fallback;
+}
+inline double NumberAt(const nlohmann::json& j, std::string_view key, double fallback = 0) {
+  return Number(Member(j, key), fallback);
+}
+inline uint64_t CountAt(const nlohmann::json& j, std::string_view key) {
+  const auto& v = Member(j, key);
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer()) return v.get<int64_t>() < 0 ? 0 : uint64_t(v.get<int64_t>());
+  if (v.is_number_float()) return v.get<double>() < 0 ? 0 : uint64_t(v.get<double>());
+  return 0;
+}
+// Strings as they are; numbers and booleans in their JSON spelling; anything else as the fallback.
+inline std::string Text(const nlohmann::json& j, std::string_view fallback = "") {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_number() || j.is_boolean()) return j.dump();
+  return std::string(fallback);
+}
+inline std::string TextAt(const nlohmann::json& j, std::string_view key, std::string_view fallback = "") {
+  return Text(Member(j, key), fallback);
+}
+// Compact JSON for values of unknown shape; invalid UTF-8 is replaced rather than thrown about.
+inline std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+inline bool IsMatrix(const nlohmann::json& doc) { return Member(doc, "cells").is_array(); }
+
+// One test as JUnit and KTAP both see it.
+struct ReportCase {
+  enum class Result { kPass, kFail, kSkip, kError };
+  std::string name;
+  Result result = Result::kPass;
+  std::string message;              // one line: why it failed or was skipped
+  std::vector<std::string> details;  // violation lines, kernel lines, stacks
+  std::string output;               // measurements, for JUnit's system-out
+  double seconds = 0;
+};
+// The cases of one run document (phases, verification, verdict).
+std::vector<ReportCase> RunCases(const nlohmann::json& run);
+// One matrix cell as a single case, named pinner/fs/mapping/sync.
+ReportCase CellCase(const nlohmann::json& cell);
+// Text for XML and HTML, body or attribute value: markup characters as entities, control characters other
+// than tab and newline as \xNN, invalid UTF-8 as U+FFFD (both would make the XML ill-formed).
+std::string EscapeMarkup(std::string_view text);
+// A test name for KTAP and JUnit: no whitespace and no '#' (KTAP reads '#' as the start of a directive).
+std::string TestName(std::string_view text);
+// One line per violation: contract, kind, block, offset, expected/found generation, writer, promising sync.
+std::string ViolationLine(const nlohmann::json& v);
+
+}  // namespace report_detail
+}  // namespace longpin

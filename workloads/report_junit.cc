@@ -1,0 +1,392 @@
+// JUnit XML from a report document, and the test cases that JUnit and KTAP share.
+#include <fmt/format.h>
+
+#include <string>
+
+#include "core/units.h"
+#include "workloads/report_formats.h"
+
+namespace longpin {
+namespace report_detail {
+namespace {
+
+using nlohmann::json;
+
+// The failure body lists this many violations; the JSON report has them all.
+constexpr size_t kListedViolations = 100;
+
+const char* const kSyncOps[] = {"fsync", "fdatasync", "msync", "sync_file_range", "syncfs"};
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+std::vector<std::string> Strings(const json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    std::string s = Text(e);
+    if (!s.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string PhaseOutput(const json& phase) {
+  std::string out = fmt::format("seconds {:.3f}", NumberAt(phase, "seconds"));
+  const json& writes = Member(phase, "writes");
+  if (writes.is_object())
+    for (const auto& [kind, n] : writes.items()) out += fmt::format("; {} writes {}", kind, Text(n, "?"));
+  const json& sync = Member(phase, "sync");
+  for (const char* op : kSyncOps) {
+    const json& h = Member(sync, op);
+    if (CountAt(h, "count") == 0) continue;
+    out += fmt::format("; {} x{} p50 {} p99 {} p99.9 {} max {}", op, CountAt(h, "count"),
+                       FormatNs(CountAt(h, "p50_ns")), FormatNs(CountAt(h, "p99_ns")),
+                       FormatNs(CountAt(h, "p999_ns")), FormatNs(CountAt(h, "max_ns")));
+  }
+  const json& pins = Member(phase, "pins");
+  if (TextAt(pins, "pinner", "none") != "none")
+    out += fmt::format("; pins {} {}: {}/{} pages granted", TextAt(pins, "pinner"), TextAt(pins, "reference"),
+                       CountAt(pins, "granted_pages"), CountAt(pins, "requested_pages"));
+  for (const char* key : {"sync_errors", "write_errors"}) {
+    const json& errs = Member(phase, key);
+    if (errs.is_object())
+      for (const auto& [what, n] : errs.items()) out += fmt::format("; {} x{}", what, Text(n, "?"));
+  }
+  return out;
+}
+
+// What made a run fail besides the verifier: kernel log lines, hangs with their stacks, sync errors.
+std::vector<std::string> EventLines(const json& run) {
+  std::vector<std::string> out;
+  const json& events = Member(run, "kernel_events");
+  if (events.is_array())
+    for (const auto& e : events) {
+      const json& alarm = Member(e, "alarm");
+      if (alarm.is_boolean() && !alarm.get<bool>()) continue;
+      out.push_back(fmt::format("kernel {}: {}", TextAt(e, "class", "event"), TextAt(e, "line")));
+    }
+  const json& hangs = Member(run, "hangs");
+  if (hangs.is_array())
+    for (const auto& h : hangs) {
+      out.push_back(fmt::format("hang: {} in {} for {:.1f} s, wchan {}", TextAt(h, "role", "?"), TextAt(h, "op", "?"),
+                                NumberAt(h, "seconds"), TextAt(h, "wchan", "?")));
+      std::string stack = TextAt(h, "kernel_stack");
+      size_t start = 0;
+      while (start < stack.size()) {
+        size_t end = stack.find('\n', start);
+        if (end == std::string::npos) end = stack.size();
+        if (end > start) out.push_back("  " + stack.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+  const json& errors = Member(run, "sync_errors");
+  if (errors.is_object())
+    for (const auto& [what, n] : errors.items()) out.push_back(fmt::format("sync error {} x{}", what, Text(n, "?")));
+  return out;
+}
+
+std::vector<std::string> ViolationLines(const json& verification) {
+  std::vector<std::string> out;
+  const json& list = Member(verification, "violations");
+  if (list.is_array()) {
+    for (const auto& v : list) {
+      if (out.size() == kListedViolations) break;
+      out.push_back(ViolationLine(v));
+    }
+    size_t more = list.size() - out.size() + CountAt(verification, "violations_not_listed");
+    if (more) out.push_back(fmt::format("... {} more violation(s) not listed here", more));
+  }
+  return out;
+}
+
+double RunSeconds(const json& run) {
+  double total = 0;
+  const json& phases = Member(run, "phases");
+  if (phases.is_array())
+    for (const auto& p : phases) total += NumberAt(p, "seconds");
+  return total + NumberAt(Member(run, "verification"), "seconds");
+}
+
+ReportCase VerificationCase(const json& run) {
+  ReportCase c;
+  c.name = "verification";
+  const json& v = Member(run, "verification");
+  if (!v.is_object()) {
+    c.result = ReportCase::Result::kSkip;
+    std::vector<std::string> reasons = Strings(Member(run, "reasons"));
+    c.message = "not verified: " + (reasons.empty() ? std::string("no verification in this report") : reasons[0]);
+    return c;
+  }
+  c.seconds = NumberAt(v, "seconds");
+  uint64_t kernel = CountAt(Member(v, "kernel_contract"), "violations");
+  const json& strict = Member(v, "strict_contract");
+  uint64_t strict_misses = CountAt(strict, "misses");
+  c.output = fmt::format("mode {}, method {}, {} blocks checked; kernel contract: {} violation(s); strict contract: {} "
+                         "miss(es)",
+                         TextAt(v, "mode", "?"), TextAt(v, "method", "?"), CountAt(v, "checked_blocks"), kernel,
+                         strict_misses);
+  const json& by_writer = Member(strict, "by_writer");
+  if (by_writer.is_object())
+    for (const auto& [kind, t] : by_writer.items())
+      if (CountAt(t, "promised"))
+        c.output += fmt::format("; {} writes completed before a successful sync: found {} of {}", kind,
+                                CountAt(t, "found"), CountAt(t, "promised"));
+  c.details = ViolationLines(v);
+  // Only the kernel contract fails a run (DESIGN.md); strict misses are measured and listed, not failed.
+  if (kernel) {
+    c.result = ReportCase::Result::kFail;
+    c.message = fmt::format("{} kernel-contract violation(s), {} strict-contract miss(es)", kernel, strict_misses);
+  }
+  return c;
+}
+
+ReportCase VerdictCase(const json& run) {
+  ReportCase c;
+  c.name = "verdict";
+  c.seconds = RunSeconds(run);
+  std::string verdict = TextAt(run, "verdict");
+  std::vector<std::string> reasons = Strings(Member(run, "reasons"));
+  c.message = Join(reasons, "; ");
+  c.details = reasons;
+  for (auto& line : EventLines(run)) c.details.push_back(std::move(line));
+  const json& env = Member(run, "environment");
+  const json& info = Member(run, "run");
+  c.output = fmt::format("kernel {}; {}; pinner {}; sync {}; seed {}", TextAt(env, "kernel", "?"),
+                         TextAt(env, "fs_detail", TextAt(env, "fs", "?")), TextAt(info, "pinner", "?"),
+                         TextAt(info, "sync_op", "?"), TextAt(info, "seed", "?"));
+  for (const auto& note : Strings(Member(run, "notes"))) c.output += "\nnote: " + note;
+  const json& crash = Member(run, "crash");
+  if (crash.is_object()) c.output += "\ncrash: " + Dump(crash);
+  if (verdict == "pass") {
+    c.result = ReportCase::Result::kPass;
+  } else if (verdict == "fail") {
+    c.result = ReportCase::Result::kFail;
+  } else if (verdict == "skip") {
+    c.result = ReportCase::Result::kSkip;
+  } else {
+    c.result = ReportCase::Result::kError;
+    if (verdict.empty()) c.message = "no verdict in this report" + (c.message.empty() ? "" : "; " + c.message);
+  }
+  if (c.message.empty() && c.result != ReportCase::Result::kPass) c.message = "verdict " + verdict;
+  return c;
+}
+
+void AppendAttribute(std::string& out, std::string_view name, std::string_view value) {
+  out += fmt::format(" {}=\"{}\"", name, EscapeMarkup(value));
+}
+
+void AppendCase(std::string& out, const ReportCase& c, std::string_view classname) {
+  out += "    <testcase";
+  AppendAttribute(out, "classname", classname);
+  AppendAttribute(out, "name", c.name);
+  AppendAttribute(out, "time", fmt::format("{:.3f}", c.seconds));
+  out += ">\n";
+  std::string body = EscapeMarkup(Join(c.details, "\n"));
+  switch (c.result) {
+    case ReportCase::Result::kPass:
+      break;
+    case ReportCase::Result::kSkip:
+      out += "      <skipped";
+      AppendAttribute(out, "message", c.message);
+      out += "/>\n";
+      break;
+    case ReportCase::Result::kFail:
+    case ReportCase::Result::kError: {
+      const char* element = c.result == ReportCase::Result::kFail ? "failure" : "error";
+      out += fmt::format("      <{}", element);
+      AppendAttribute(out, "message", c.message);
+      AppendAttribute(out, "type", c.name);
+      out += fmt::format(">{}</{}>\n", body, element);
+      break;
+    }
+  }
+  if (!c.output.empty()) out += "      <system-out>" + EscapeMarkup(c.output) + "</system-out>\n";
+  out += "    </testcase>\n";
+}
+
+struct SuiteCounts {
+  size_t tests = 0, failures = 0, errors = 0, skipped = 0;
+  double seconds = 0;
+};
+
+SuiteCounts Count(const std::vector<ReportCase>& cases) {
+  SuiteCounts n;
+  for (const auto& c : cases) {
+    ++n.tests;
+    n.seconds += c.seconds;
+    n.failures += c.result == ReportCase::Result::kFail;
+    n.errors += c.result == ReportCase::Result::kError;
+    n.skipped += c.result == ReportCase::Result::kSkip;
+  }
+  return n;
+}
+
+std::string CountAttributes(const SuiteCounts& n) {
+  return fmt::format(" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\"", n.tests,
+                     n.failures, n.errors, n.skipped, n.seconds);
+}
+
+void AppendProperty(std::string& out, std::string_view name, std::string_view value) {
+  if (value.empty()) return;
+  out += "      <property";
+  AppendAttribute(out, "name", name);
+  AppendAttribute(out, "value", value);
+  out += "/>\n";
+}
+
+}  // namespace
+
+std::string EscapeMarkup(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      switch (byte) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        case '\t':
+        case '\n': out += char(byte); break;
+        default:
+          if (byte < 0x20 || byte == 0x7f)
+            out += fmt::format("\\x{:02x}", byte);
+          else
+            out += char(byte);
+      }
+      ++i;
+      continue;
+    }
+    // A well-formed multi-byte sequence (no overlongs, no surrogates, at most U+10FFFF) is copied as it is.
+    size_t len = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0;
+    bool valid = len && byte <= 0xf4 && i + len <= text.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (valid && len >= 3) {
+      const auto second = static_cast<unsigned char>(text[i + 1]);
+      if (byte == 0xe0 && second < 0xa0) valid = false;
+      if (byte == 0xed && second >= 0xa0) valid = false;
+      if (byte == 0xf0 && second < 0x90) valid = false;
+      if (byte == 0xf4 && second >= 0x90) valid = false;
+    }
+    if (valid) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string TestName(std::string_view text) {
+  std::string out;
+  for (char ch : text) out += (ch == '#' || static_cast<unsigned char>(ch) <= ' ') ? '_' : ch;
+  return out.empty() ? "unnamed" : out;
+}
+
+std::string ViolationLine(const json& v) {
+  return fmt::format("{} {}: block {} (offset {}) expected generation >= {}, found {} (generation {}), writer {}, "
+                     "promised by {} #{}",
+                     TextAt(v, "contract", "?"), TextAt(v, "kind", "?"), TextAt(v, "block", "?"),
+                     TextAt(v, "offset", "?"), TextAt(v, "expected_generation", "?"), TextAt(v, "found", "?"),
+                     TextAt(v, "found_generation", "?"), TextAt(v, "writer", "?"), TextAt(v, "sync_op", "?"),
+                     TextAt(v, "sync_id", "?"));
+}
+
+std::vector<ReportCase> RunCases(const json& run) {
+  std::vector<ReportCase> cases;
+  const json& phases = Member(run, "phases");
+  if (phases.is_array())
+    for (size_t i = 0; i < phases.size(); ++i) {
+      const json& p = phases[i];
+      ReportCase c;
+      c.name = TestName("phase." + TextAt(p, "name", std::to_string(i)));
+      c.output = PhaseOutput(p);
+      c.seconds = NumberAt(p, "seconds");
+      cases.push_back(std::move(c));
+    }
+  cases.push_back(VerificationCase(run));
+  cases.push_back(VerdictCase(run));
+  return cases;
+}
+
+ReportCase CellCase(const json& cell) {
+  ReportCase c;
+  c.name = TestName(fmt::format("{}/{}/{}/{}", TextAt(cell, "pinner", "?"), TextAt(cell, "fs", "?"),
+                                TextAt(cell, "mapping", "?"), TextAt(cell, "sync", "?")));
+  const json& run = Member(cell, "report");
+  std::string outcome = TextAt(cell, "outcome");
+  if (outcome.empty()) outcome = TextAt(run, "verdict", "no outcome in this report");
+  c.message = outcome;
+  c.seconds = RunSeconds(run);
+  auto starts = [&](std::string_view prefix) { return outcome.rfind(prefix, 0) == 0; };
+  if (starts("pass")) {
+    c.result = ReportCase::Result::kPass;
+  } else if (starts("skip") || starts("refused")) {
+    // A refused pin is what this kernel does, not a failure of it: reported, never failed (DESIGN.md).
+    c.result = ReportCase::Result::kSkip;
+  } else if (starts("fail") || starts("kernel event") || starts("hang")) {
+    c.result = ReportCase::Result::kFail;
+  } else {
+    c.result = ReportCase::Result::kError;
+  }
+  if (run.is_object()) {
+    c.details = Strings(Member(run, "reasons"));
+    for (auto& line : ViolationLines(Member(run, "verification"))) c.details.push_back(std::move(line));
+    for (auto& line : EventLines(run)) c.details.push_back(std::move(line));
+    const json& phases = Member(run, "phases");
+    if (phases.is_array())
+      for (const auto& p : phases) c.output += TextAt(p, "name", "phase") + ": " + PhaseOutput(p) + "\n";
+  }
+  return c;
+}
+
+}  // namespace report_detail
+
+std::string RenderJUnit(const nlohmann::json& doc) {
+  using namespace report_detail;
+  std::vector<ReportCase> cases;
+  std::string suite_name, classname;
+  std::string properties;
+  if (IsMatrix(doc)) {
+    suite_name = "longpin matrix";
+    classname = "longpin.matrix";
+    for (const auto& cell : Member(doc, "cells")) cases.push_back(CellCase(cell));
+  } else {
+    const json& info = Member(doc, "run");
+    suite_name = "longpin run " + TextAt(info, "run_id", "?");
+    classname = "longpin.run";
+    cases = RunCases(doc);
+    const json& env = Member(doc, "environment");
+    AppendProperty(properties, "kernel", TextAt(env, "kernel"));
+    AppendProperty(properties, "fs", TextAt(env, "fs_detail", TextAt(env, "fs")));
+    AppendProperty(properties, "pinner", TextAt(info, "pinner"));
+    AppendProperty(properties, "sync_op", TextAt(info, "sync_op"));
+    AppendProperty(properties, "seed", TextAt(info, "seed"));
+    AppendProperty(properties, "verdict", TextAt(doc, "verdict"));
+  }
+  AppendProperty(properties, "schema_version", TextAt(doc, "schema_version"));
+  SuiteCounts n = Count(cases);
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += "<testsuites";
+  AppendAttribute(out, "name", "longpin");
+  out += CountAttributes(n) + ">\n";
+  out += "  <testsuite";
+  AppendAttribute(out, "name", suite_name);
+  out += CountAttributes(n) + ">\n";
+  if (!properties.empty()) out += "    <properties>\n" + properties + "    </properties>\n";
+  for (const auto& c : cases) AppendCase(out, c, classname);
+  out += "  </testsuite>\n</testsuites>\n";
+  return out;
+}
+
+}  // namespace longpin

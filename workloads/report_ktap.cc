@@ -1,0 +1,88 @@
+// KTAP v1 (Documentation/dev-tools/ktap.rst) from a report document, for kselftest runners and LAVA.
+#include <fmt/format.h>
+
+#include <string>
+
+#include "workloads/report_formats.h"
+
+namespace longpin {
+namespace {
+
+using nlohmann::json;
+using report_detail::ReportCase;
+
+// A diagnostic line must stay one line, or a parser would read its continuation as a result line.
+void AppendDiagnostic(std::string& out, std::string_view indent, std::string_view text) {
+  size_t start = 0;
+  do {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    out += indent;
+    out += line.empty() ? "#" : "# " + std::string(line);
+    out += '\n';
+    start = end + 1;
+  } while (start < text.size());
+}
+
+std::string OneLine(std::string_view text) {
+  std::string out(text);
+  for (char& ch : out)
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  return out;
+}
+
+// Diagnostics come before the result line they explain, as kselftest prints them.
+void AppendResult(std::string& out, std::string_view indent, size_t number, const ReportCase& c) {
+  if (!c.output.empty()) AppendDiagnostic(out, indent, c.output);
+  if (c.result == ReportCase::Result::kFail || c.result == ReportCase::Result::kError) {
+    if (!c.message.empty())
+      AppendDiagnostic(out, indent, (c.result == ReportCase::Result::kError ? "error: " : "failed: ") + c.message);
+    for (const auto& line : c.details) AppendDiagnostic(out, indent, line);
+  }
+  bool ok = c.result == ReportCase::Result::kPass || c.result == ReportCase::Result::kSkip;
+  out += fmt::format("{}{} {} {}", indent, ok ? "ok" : "not ok", number, report_detail::TestName(c.name));
+  if (c.result == ReportCase::Result::kSkip) out += " # SKIP " + OneLine(c.message);
+  out += '\n';
+}
+
+void AppendRun(std::string& out, std::string_view indent, const json& run) {
+  using namespace report_detail;
+  std::vector<ReportCase> cases = RunCases(run);
+  out += fmt::format("{}KTAP version 1\n", indent);
+  out += fmt::format("{}1..{}\n", indent, cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) AppendResult(out, indent, i + 1, cases[i]);
+}
+
+}  // namespace
+
+std::string RenderKtap(const nlohmann::json& doc) {
+  using namespace report_detail;
+  if (!IsMatrix(doc)) {
+    std::string out;
+    AppendRun(out, "", doc);
+    return out;
+  }
+  const json& cells = Member(doc, "cells");
+  std::string out = fmt::format("KTAP version 1\n1..{}\n", cells.size());
+  for (size_t i = 0; i < cells.size(); ++i) {
+    ReportCase c = CellCase(cells[i]);
+    const json& run = Member(cells[i], "report");
+    if (run.is_object()) {
+      // A nested test: its own version and plan, indented, then the parent's result line (KTAP's subtests).
+      out += "    KTAP version 1\n";
+      out += "    # Subtest: " + c.name + "\n";
+      std::vector<ReportCase> cases = RunCases(run);
+      out += fmt::format("    1..{}\n", cases.size());
+      for (size_t k = 0; k < cases.size(); ++k) AppendResult(out, "    ", k + 1, cases[k]);
+    }
+    if (run.is_object()) {  // the subtests above already said it
+      c.output.clear();
+      c.details.clear();
+    }
+    AppendResult(out, "", i + 1, c);
+  }
+  return out;
+}
+
+}  // namespace longpin

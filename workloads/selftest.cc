@@ -1,0 +1,132 @@
+#include "workloads/selftest.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "verifiers/fault_planter.h"
+#include "workloads/run.h"
+
+namespace longpin {
+
+SelftestReport RunSelftest(const SelftestConfig& cfg) {
+  SelftestReport out;
+  bool ok = true, judged_any = false;
+  uint64_t seed = cfg.base.seed ? cfg.base.seed : 0x5e1f7e57ULL;
+  for (const std::string& fs : cfg.filesystems) {
+    RunConfig rc = cfg.base;
+    rc.fs = fs;
+    rc.crash = CrashModel::kShutdown;
+    rc.json_path.clear();
+    if (cfg.plant) {
+      rc.seed = seed++;
+      BeforeVerifyHook plant = [&](BeforeVerify& a) {
+        return PlantFaults(*a.scratch, a.target_path, a.pattern, a.expected, rc.seed, a.planted);
+      };
+      RunReport r = Run(rc, plant);
+      if (r.exit_code == kExitCannotRun) {
+        out.skipped.push_back(fs + ": " + (r.reasons.empty() ? "cannot run" : r.reasons.front()));
+        continue;
+      }
+      if (!r.verification) {
+        ok = false;
+        out.reasons.push_back(fs + " planted cycle: " + (r.reasons.empty() ? "not verified" : r.reasons.front()));
+      } else {
+        judged_any = true;
+        std::vector<PlantedFault> planted = r.planted;
+        MatchPlantedFaults(*r.verification, &planted);
+        for (auto& f : planted) {
+          if (!f.detected) {
+            ok = false;
+            out.reasons.push_back(fs + ": planted " + f.cls + " at block " + std::to_string(f.block) +
+                                  " not reported as " + f.expected_kind +
+                                  (f.reported_kind.empty() ? " (nothing reported)" : " (reported " + f.reported_kind + ")"));
+          }
+          out.planted.emplace_back(fs, f);
+        }
+        if (planted.size() < 6) {
+          ok = false;
+          out.reasons.push_back(fs + ": only " + std::to_string(planted.size()) + " of 6 faults could be planted");
+        }
+        // Anything reported beyond the planted blocks is a false alarm.
+        for (const auto& v : r.verification->violations) {
+          bool planted_block = false;
+          for (const auto& f : planted) planted_block |= f.block == v.block;
+          if (!planted_block && v.contract == "kernel") {
+            ok = false;
+            out.reasons.push_back(fs + ": unplanted kernel violation at block " + std::to_string(v.block) + " (" + v.kind + ")");
+          }
+        }
+      }
+    }
+    CleanRuns& clean = out.clean[fs];
+    for (int i = 0; i < cfg.clean_runs; ++i) {
+      rc.seed = seed++;
+      RunReport r = Run(rc);
+      if (r.exit_code == kExitCannotRun) {
+        out.skipped.push_back(fs + ": " + (r.reasons.empty() ? "cannot run" : r.reasons.front()));
+        break;
+      }
+      ++clean.runs;
+      if (!r.verification) {
+        ++clean.errors;
+        ok = false;
+        clean.failures.push_back(fmt::format("seed {}: {}", rc.seed, r.reasons.empty() ? "not verified" : r.reasons.front()));
+        continue;
+      }
+      judged_any = true;
+      clean.violations += r.verification->kernel_violations;
+      if (r.verdict != "pass") {
+        ok = false;
+        clean.failures.push_back(fmt::format("seed {}: {}", rc.seed, r.reasons.empty() ? r.verdict : r.reasons.front()));
+      }
+    }
+  }
+  if (!judged_any) {
+    out.verdict = "skip";
+    out.exit_code = kExitCannotRun;
+    out.reasons.push_back("no filesystem could run a crash cycle here");
+  } else {
+    out.verdict = ok ? "pass" : "fail";
+    out.exit_code = ok ? kExitPass : kExitFail;
+  }
+  return out;
+}
+
+std::string RenderSelftestJson(const SelftestReport& r) {
+  nlohmann::json planted = nlohmann::json::array();
+  for (const auto& [fs, f] : r.planted)
+    planted.push_back({{"fs", fs},
+                       {"class", f.cls},
+                       {"block", f.block},
+                       {"expected_kind", f.expected_kind},
+                       {"detected", f.detected},
+                       {"reported_class", f.reported_kind},
+                       {"detail", f.detail}});
+  nlohmann::json clean = nlohmann::json::object();
+  for (const auto& [fs, c] : r.clean)
+    clean[fs] = {{"runs", c.runs}, {"violations", c.violations}, {"errors", c.errors}, {"failures", c.failures}};
+  nlohmann::json doc{{"schema_version", 1}, {"tool", "longpin selftest"}, {"verdict", r.verdict},
+                     {"exit_code", r.exit_code}, {"reasons", r.reasons}, {"skipped", r.skipped},
+                     {"planted", planted}, {"clean_runs", clean}};
+  return doc.dump(2) + "\n";
+}
+
+std::string RenderSelftestSummary(const SelftestReport& r) {
+  std::string out = fmt::format("{:<6} {:<14} {:>8} {:<13} {:<13} {}\n", "fs", "planted", "block", "must report",
+                                "reported", "detected");
+  for (const auto& [fs, f] : r.planted)
+    out += fmt::format("{:<6} {:<14} {:>8} {:<13} {:<13} {}\n", fs, f.cls, f.block, f.expected_kind,
+                       f.reported_kind.empty() ? "-" : f.reported_kind, f.detected ? "yes" : "NO");
+  for (const auto& [fs, c] : r.clean)
+    out += fmt::format("clean crash cycles on {}: {} run(s), {} kernel-contract violation(s), {} error(s)\n", fs, c.runs,
+                       c.violations, c.errors);
+  for (const auto& [fs, c] : r.clean)
+    for (const auto& f : c.failures) out += fmt::format("  {}: {}\n", fs, f);
+  for (const auto& s : r.skipped) out += "skipped: " + s + "\n";
+  out += "verdict: " + r.verdict + "\n";
+  for (const auto& why : r.reasons) out += "  " + why + "\n";
+  return out;
+}
+
+}  // namespace longpin

@@ -1,0 +1,42 @@
+// `longpin selftest`: proves the oracle on real crash cycles. Planted faults (one per class, written into the
+// image between remount and verify) must all be reported with the right class and block; N clean seeded
+// crash cycles per filesystem must show zero kernel-contract violations.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "workloads/run_config.h"
+#include "workloads/run_report.h"
+
+namespace longpin {
+
+struct SelftestConfig {
+  std::vector<std::string> filesystems = {"ext4", "xfs"};
+  int clean_runs = 3;      // per filesystem
+  bool plant = true;
+  RunConfig base;          // duration, size, pinner, writers of each cycle
+};
+
+struct CleanRuns {
+  int runs = 0;
+  uint64_t violations = 0;
+  int errors = 0;          // cycles that could not be judged
+  std::vector<std::string> failures;
+};
+
+struct SelftestReport {
+  std::string verdict = "error";
+  int exit_code = kExitError;
+  std::vector<std::string> reasons;
+  std::vector<std::pair<std::string, PlantedFault>> planted;  // fs, fault
+  std::map<std::string, CleanRuns> clean;
+  std::vector<std::string> skipped;  // "btrfs: no FS_IOC_SHUTDOWN"
+};
+
+SelftestReport RunSelftest(const SelftestConfig& cfg);
+std::string RenderSelftestJson(const SelftestReport& r);
+std::string RenderSelftestSummary(const SelftestReport& r);
+
+}  // namespace longpin

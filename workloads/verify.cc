@@ -1,0 +1,69 @@
+#include "workloads/verify.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "verifiers/disk_reader.h"
+#include "verifiers/expected_state.h"
+#include "workloads/run.h"
+#include "workloads/run_state.h"
+
+namespace longpin {
+
+RunReport VerifyFromState(const std::string& state_dir, const std::string& target_override) {
+  RunReport r;
+  utsname u{};
+  ::uname(&u);
+  r.kernel = u.release;
+  r.root = ::geteuid() == 0;
+  auto state = ReadRunState(state_dir);
+  if (!state.ok()) {
+    SetVerdict(r, "error", kExitUsage, state.status().message());
+    return r;
+  }
+  r.run_id = state->run_id;
+  r.seed = state->seed;
+  r.fs = state->fs;
+  r.mapping = state->mapping;
+  r.block_size = state->block_size;
+  r.target_size = state->block_size * state->block_count;
+  r.target_path = target_override.empty() ? state->target_path : target_override;
+  r.fs_detail = "target " + r.target_path + " (" + state->fs + ")";
+  r.expected_log_path = state->log_path;
+  auto log = ReadExpectedLog(state->log_path);
+  if (!log.ok()) {
+    SetVerdict(r, "error", kExitError, log.status().message());
+    return r;
+  }
+  if (log->header.run_id != state->run_id) {
+    SetVerdict(r, "error", kExitUsage, "expected log " + state->log_path + " belongs to another run than " +
+                                           state_dir + "/state.json");
+    return r;
+  }
+  if (!log->clean_end)
+    r.notes.push_back("the expected log has no end record (the run was cut): records lost in the cut make the check "
+                      "weaker, never wrong; newer generations than the log knows are counted as beyond_log");
+  if (log->truncated) r.notes.push_back("the expected log ends inside a record: the partial record was dropped");
+  ExpectedState expected = BuildExpectedState(*log);
+  r.sync_errors_total = expected.sync_errors;
+  StampPattern pattern(state->run_id, state->block_size);
+  auto disk = ReadAndClassify(r.target_path, pattern, state->block_count);
+  if (!disk.ok()) {
+    SetVerdict(r, "error", kExitError, disk.status().message() + " (give the target with --target PATH)");
+    return r;
+  }
+  r.verify_method = disk->method;
+  r.verify_seconds = disk->seconds;
+  r.verify_bytes = disk->bytes_read;
+  r.verification = Judge(expected, *disk, VerifyMode::kCrash);
+  CrashReport cr;
+  cr.model = state->crash_model.empty() ? "power-cut" : state->crash_model;
+  cr.seq = expected.crash_seq;
+  r.crash = cr;
+  SetVerdict(r, "pass", kExitPass, "");
+  // Errors logged before the cut are real errors; ConcludeVerdict treats a crash's errors as expected.
+  ConcludeVerdict(r);
+  return r;
+}
+
+}  // namespace longpin
