@@ -157,10 +157,15 @@ BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const st
   if (w[2] != 0 && w[2] != run) return corrupt_at(2);
   if (w[3] != 0 && w[3] != block) return corrupt_at(3);
   if (w[6] != 0) return corrupt_at(6);
+  // A generation field vouched for by its own check (header checksum, tail check) is a generation even when
+  // no payload word carries it: the header and tail are stored last, so a copy racing a writer's stores can
+  // pair an old, whole header or tail with a payload that is already all new.
+  const bool tail_vouched = w[n - 2] <= kMaxPlausibleGeneration && w[n - 1] == TailCheck(run, block, w[n - 2]);
   for (size_t i : {size_t{4}, n - 2}) {
+    const bool vouched = i == 4 ? header_valid : tail_vouched;
     if (w[i] == 0) {
       zero = true;
-    } else if (ngens == 0 && w[i] <= kMaxPlausibleGeneration) {
+    } else if ((ngens == 0 || vouched) && w[i] <= kMaxPlausibleGeneration) {
       note(w[i]);
     } else if (!is_candidate(w[i])) {
       return corrupt_at(i);

@@ -17,8 +17,16 @@ uint64_t LogLane::Append(RecordType type, uint8_t kind, uint16_t actor, uint32_t
   const uint64_t seq = log_->NextSeq();
   Chunk& c = chunks_[current_ % kChunks];
   c.records[fill_] = LogRecord{seq, type, kind, actor, aux, a, b};
-  if (++fill_ == kChunkRecords) NextChunk();
+  const uint64_t request = log_->publish_request_.load(std::memory_order_relaxed);
+  if (++fill_ == kChunkRecords || request != seen_publish_request_) {
+    seen_publish_request_ = request;
+    NextChunk();
+  }
   return seq;
+}
+
+void LogLane::RequestPublishAll() {
+  if (log_->durable_) log_->publish_request_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void LogLane::Publish() {

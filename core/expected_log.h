@@ -72,6 +72,9 @@ class LogLane {
   // Hands the partial chunk to the flusher (at phase ends and before the log is closed).
   void Publish();
   uint64_t backpressure_waits() const { return waits_; }
+  // Asks every lane to publish its partial chunk at its next append (durable logs, after a sync ends), so
+  // the writes a sync promised reach the file soon after the sync's own records.
+  void RequestPublishAll();
 
  private:
   friend class ExpectedLog;
@@ -89,6 +92,7 @@ class LogLane {
   alignas(64) std::atomic<uint64_t> published_{0};  // chunks handed to the flusher
   alignas(64) std::atomic<uint64_t> drained_{0};    // chunks written out by the flusher
   uint64_t waits_ = 0;
+  uint64_t seen_publish_request_ = 0;
 };
 
 class ExpectedLog {
@@ -129,7 +133,7 @@ class ExpectedLog {
   std::atomic<size_t> lane_count_{0};
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> bytes_written_{0};
-  std::atomic<uint64_t> sync_ends_pending_{0};
+  std::atomic<uint64_t> publish_request_{0};
   Status flush_status_;
   std::thread flusher_;
   friend class LogLane;

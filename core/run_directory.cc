@@ -113,7 +113,11 @@ Result<RunDirectory> RunDirectory::Create(const std::string& base, uint64_t run_
   std::snprintf(name, sizeof name, "run-%016llx", static_cast<unsigned long long>(run_id));
   RunDirectory rd;
   rd.path_ = base + "/" + name;
-  if (::mkdir(rd.path_.c_str(), 0755) != 0) return Status::FromErrno("create run directory " + rd.path_);
+  // A repeated seed repeats the run id; the directory of an earlier run with it may still hold evidence.
+  for (int i = 1; ::mkdir(rd.path_.c_str(), 0755) != 0; ++i) {
+    if (errno != EEXIST || i > 1000) return Status::FromErrno("create run directory " + rd.path_);
+    rd.path_ = base + "/" + name + "." + std::to_string(i);
+  }
   std::ofstream owner(rd.File(kOwnerFile));
   owner << "longpin pid=" << ::getpid() << " start=" << ProcessStartTime(::getpid()) << "\n";
   if (!owner) return Status::FromErrno("write " + rd.File(kOwnerFile));

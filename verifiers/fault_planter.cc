@@ -46,8 +46,9 @@ Status WriteAt(int fd, const std::byte* buf, size_t len, uint64_t off) {
 Status PlantFaults(ScratchFs& fs, const std::string& target_path, const StampPattern& pattern,
                    const ExpectedState& ex, uint64_t seed, std::vector<PlantedFault>* planted) {
   const size_t bs = pattern.block_size();
-  // Candidates: quiet blocks (no write after the promise point) with a promised generation of at least 2,
-  // so that "the previous generation" exists. Chosen spread over the file, starting at a seeded place.
+  // Candidates: blocks with a promised generation of at least 2, so that "the previous generation" exists
+  // and differs from zero. Chosen spread over the file, starting at a seeded place. They need not be quiet:
+  // every planted class is a violation whether or not the block was written after the promise point.
   std::vector<uint64_t> chosen;
   const uint64_t n = ex.blocks.size();
   const char* classes[] = {"dropped_write", "zeroed", "torn", "bit_flip", "misdirected", "never_issued"};
@@ -55,11 +56,11 @@ Status PlantFaults(ScratchFs& fs, const std::string& target_path, const StampPat
   for (uint64_t i = 0; i < n && chosen.size() < want; ++i) {
     const uint64_t b = (seed + i * 7919) % n;
     const BlockExpectation& e = ex.blocks[b];
-    if (e.kernel_gen >= 2 && e.last_write_seq < ex.promise_seq && e.kernel_gen == e.max_issued) chosen.push_back(b);
+    if (e.kernel_gen >= 2) chosen.push_back(b);
   }
   if (chosen.size() < want)
     return Status(ENOENT, "self-test: only " + std::to_string(chosen.size()) +
-                              " quiet promised blocks to damage; run longer or with a larger target");
+                              " promised blocks to damage; run longer or with a larger target");
 
   std::vector<uint64_t> phys(chosen.size());
   {

@@ -24,7 +24,7 @@ struct PlantedFault {
   std::string detail;
 };
 
-// Plants one fault of each class in distinct quiet, promised blocks. The filesystem is unmounted while the
+// Plants one fault of each class in distinct promised blocks. The filesystem is unmounted while the
 // image is written and mounted again before returning.
 Status PlantFaults(ScratchFs& fs, const std::string& target_path, const StampPattern& pattern,
                    const ExpectedState& expected, uint64_t seed, std::vector<PlantedFault>* planted);

@@ -82,8 +82,9 @@ Verification Judge(const ExpectedState& ex, const DiskImage& disk, VerifyMode mo
     // Lower bound, both contracts. A torn block keeps its promise only if every part is at least promised.
     const uint64_t oldest = OldestFound(v);
     const bool unreadable = v.cls == BlockClass::kForeign || v.cls == BlockClass::kCorrupt;
+    // A torn block below its promise is reported as what was found (torn), a whole older block as lost.
     if (!upper_bad && e.kernel_gen > 0 && (unreadable || oldest < e.kernel_gen))
-      add(kernel, base("kernel", "lost", e.kernel_gen, e.kernel_kind));
+      add(kernel, base("kernel", v.cls == BlockClass::kTorn ? "torn" : "lost", e.kernel_gen, e.kernel_kind));
     if (upper_bad) ++out.kernel_violations;
     else if (e.kernel_gen > 0 && (unreadable || oldest < e.kernel_gen)) ++out.kernel_violations;
 

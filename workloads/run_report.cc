@@ -232,7 +232,7 @@ std::string RenderSummary(const RunReport& r) {
                        c.model, c.phase, c.at_s, c.seq, c.shutdown_s, c.stop_s, c.unmount_s, c.mount_s, c.verify_s,
                        c.shutdown_result);
   }
-  if (r.pin_leak_pages != 0) out += fmt::format("pin leak: {} pages acquired and not released\n", r.pin_leak_pages);
+  if (r.pin_leak_pages > 0) out += fmt::format("pin leak: {} pages acquired and not released\n", r.pin_leak_pages);
   if (!r.sync_errors_total.empty()) {
     out += "sync errors:";
     for (const auto& [k, n] : r.sync_errors_total) out += fmt::format(" {} x{}", k, n);

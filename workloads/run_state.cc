@@ -13,7 +13,7 @@ Status WriteRunState(const std::string& dir, const RunState& s) {
   nlohmann::json j{{"state_version", s.state_version}, {"run_id", s.run_id},       {"seed", s.seed},
                    {"target_path", s.target_path},     {"block_size", s.block_size}, {"block_count", s.block_count},
                    {"fs", s.fs},                       {"mapping", s.mapping},     {"log_path", s.log_path},
-                   {"crash_model", s.crash_model}};
+                   {"crash_model", s.crash_model}, {"pinner", s.pinner},   {"sync_op", s.sync_op}};
   const std::string path = dir + "/state.json", tmp = path + ".tmp";
   const std::string text = j.dump(2) + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -47,6 +47,8 @@ Result<RunState> ReadRunState(const std::string& dir) {
     s.mapping = j.value("mapping", "shared");
     s.log_path = j.at("log_path").get<std::string>();
     s.crash_model = j.value("crash_model", "");
+    s.pinner = j.value("pinner", "");
+    s.sync_op = j.value("sync_op", "");
     return s;
   } catch (const std::exception& e) {
     return Status(EINVAL, "read " + path + ": " + e.what());

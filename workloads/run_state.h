@@ -20,6 +20,8 @@ struct RunState {
   std::string mapping;
   std::string log_path;
   std::string crash_model;
+  std::string pinner;
+  std::string sync_op;
 };
 
 Status WriteRunState(const std::string& dir, const RunState& s);

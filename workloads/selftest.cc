@@ -1,6 +1,7 @@
 #include "workloads/selftest.h"
 
 #include <fmt/format.h>
+#include <sys/random.h>
 
 #include <nlohmann/json.hpp>
 
@@ -12,7 +13,10 @@ namespace longpin {
 SelftestReport RunSelftest(const SelftestConfig& cfg) {
   SelftestReport out;
   bool ok = true, judged_any = false;
-  uint64_t seed = cfg.base.seed ? cfg.base.seed : 0x5e1f7e57ULL;
+  uint64_t seed = cfg.base.seed;
+  if (!seed) ::getrandom(&seed, sizeof seed, 0);
+  seed |= 1;
+  out.first_seed = seed;
   for (const std::string& fs : cfg.filesystems) {
     RunConfig rc = cfg.base;
     rc.fs = fs;
@@ -106,7 +110,7 @@ std::string RenderSelftestJson(const SelftestReport& r) {
   nlohmann::json clean = nlohmann::json::object();
   for (const auto& [fs, c] : r.clean)
     clean[fs] = {{"runs", c.runs}, {"violations", c.violations}, {"errors", c.errors}, {"failures", c.failures}};
-  nlohmann::json doc{{"schema_version", 1}, {"tool", "longpin selftest"}, {"verdict", r.verdict},
+  nlohmann::json doc{{"schema_version", 1}, {"tool", "longpin selftest"}, {"verdict", r.verdict}, {"first_seed", r.first_seed},
                      {"exit_code", r.exit_code}, {"reasons", r.reasons}, {"skipped", r.skipped},
                      {"planted", planted}, {"clean_runs", clean}};
   return doc.dump(2) + "\n";
@@ -124,6 +128,7 @@ std::string RenderSelftestSummary(const SelftestReport& r) {
   for (const auto& [fs, c] : r.clean)
     for (const auto& f : c.failures) out += fmt::format("  {}: {}\n", fs, f);
   for (const auto& s : r.skipped) out += "skipped: " + s + "\n";
+  out += fmt::format("first seed {} (repeat with --seed {})\n", r.first_seed, r.first_seed);
   out += "verdict: " + r.verdict + "\n";
   for (const auto& why : r.reasons) out += "  " + why + "\n";
   return out;

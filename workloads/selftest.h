@@ -33,6 +33,7 @@ struct SelftestReport {
   std::vector<std::pair<std::string, PlantedFault>> planted;  // fs, fault
   std::map<std::string, CleanRuns> clean;
   std::vector<std::string> skipped;  // "btrfs: no FS_IOC_SHUTDOWN"
+  uint64_t first_seed = 0;
 };
 
 SelftestReport RunSelftest(const SelftestConfig& cfg);

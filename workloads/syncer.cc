@@ -40,6 +40,9 @@ int RunOneSync(WorkloadContext& ctx, SyncOpKind op, uint16_t syncer, LogLane* la
   }
   const uint64_t dur = MonotonicNs() - t0;
   lane->Append(RecordType::kSyncEnd, uint8_t(op), syncer, uint32_t(err), id, dur);
+  // Durable logs (power cut): the sync's records and the writes it promised go out now, not when chunks fill.
+  lane->Publish();
+  lane->RequestPublishAll();
   if (tally) {
     tally->latency.Record(dur);
     if (err) tally->errors[std::string(SyncOpName(op)) + " " + std::string(ErrnoName(err))]++;

@@ -25,6 +25,8 @@ RunReport VerifyFromState(const std::string& state_dir, const std::string& targe
   r.seed = state->seed;
   r.fs = state->fs;
   r.mapping = state->mapping;
+  r.pinner = state->pinner;
+  r.sync_op = state->sync_op;
   r.block_size = state->block_size;
   r.target_size = state->block_size * state->block_count;
   r.target_path = target_override.empty() ? state->target_path : target_override;

@@ -236,7 +236,9 @@ void CheckRunOnExt4(const Outcome& o, const std::string& json_path, bool expect_
   } else {
     EXPECT_EQ(pins["granted_pages"].get<uint64_t>(), 0u) << pins.dump();
     ASSERT_FALSE(pins["refused"].empty()) << pins.dump();
-    if (expected_refusal) EXPECT_EQ(pins["refused"][0]["errno"], expected_refusal) << pins.dump();
+    if (expected_refusal) {
+      EXPECT_EQ(pins["refused"][0]["errno"], expected_refusal) << pins.dump();
+    }
   }
 }
 

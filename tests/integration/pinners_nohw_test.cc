@@ -67,9 +67,9 @@ std::string InChild(const std::function<std::string()>& body) {
   return out == "ok" ? "" : out.empty() ? "test child wrote nothing" : out;
 }
 
-#define EXPECT_CHILD_OK(body)                                 \
+#define EXPECT_CHILD_OK(...)                                  \
   do {                                                        \
-    std::string msg_ = InChild(body);                         \
+    std::string msg_ = InChild(__VA_ARGS__);                  \
     if (msg_.rfind("SKIP: ", 0) == 0) GTEST_SKIP() << msg_.substr(6); \
     EXPECT_EQ(msg_, "");                                      \
   } while (0)
@@ -223,7 +223,7 @@ TEST(PinnerNoHw, FuseDmaLandsInSharedExt4MappingAfterHold) {
 // pinned on the way is released again.
 TEST(PinnerNoHw, IoUringRefusedOnSharedExt4WithEfault) {
   if (auto why = NeedRoot()) GTEST_SKIP() << *why;
-  EXPECT_CHILD_OK([] {
+  EXPECT_CHILD_OK([]() -> std::string {
     Ext4Target t;
     if (!t.error.empty()) return "SKIP: scratch ext4: " + t.error;
     const PinnerInfo* info = FindPinner("io_uring");
@@ -377,8 +377,8 @@ TEST_P(PinnerRun, DmaWritesVerifyOnExt4) {
 }
 
 INSTANTIATE_TEST_SUITE_P(NoHw, PinnerRun, ::testing::Values("odirect", "process-vm", "fuse"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
                            for (char& c : n)
                              if (c == '-') c = '_';
                            return n;

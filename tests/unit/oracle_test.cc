@@ -252,7 +252,8 @@ TEST(Oracle, TornBlockWrittenAfterThePromiseIsAllowedAtACrash) {
   Verification lost = Judge(st, Disk({{0, Torn(0, 2)}}), VerifyMode::kCrash);
   EXPECT_EQ(lost.kernel_violations, 1u);
   ASSERT_EQ(lost.violations.size(), 1u);
-  EXPECT_EQ(lost.violations[0].kind, "lost");
+  EXPECT_EQ(lost.violations[0].expected_generation, 1u);
+  EXPECT_EQ(lost.violations[0].found, "torn@0..2");
 }
 
 TEST(Oracle, NeverIssuedGenerationIsAViolation) {

@@ -20,7 +20,9 @@ TEST(HwPinnerRegistry, ListsRdmaWithItsReason) {
   const auto why = rdma->unavailable();
 #if LONGPIN_HAVE_RDMA
   EXPECT_NE(rdma->create, nullptr);
-  if (why) EXPECT_EQ(why->rfind("no RDMA device", 0), 0u) << *why;
+  if (why) {
+    EXPECT_EQ(why->rfind("no RDMA device", 0), 0u) << *why;
+  }
 #else
   EXPECT_EQ(rdma->create, nullptr);
   ASSERT_TRUE(why);
@@ -34,7 +36,9 @@ TEST(HwPinnerRegistry, ListsRdmaOdpAsTheNoPinControl) {
   EXPECT_EQ(odp->reference, PinReference::kMmuNotifier);
   EXPECT_EQ(odp->create == nullptr, FindPinner("rdma")->create == nullptr);
   // ODP needs a device first: whenever rdma is unavailable, so is rdma-odp.
-  if (FindPinner("rdma")->unavailable()) EXPECT_TRUE(odp->unavailable());
+  if (FindPinner("rdma")->unavailable()) {
+    EXPECT_TRUE(odp->unavailable());
+  }
 }
 
 TEST(HwPinnerRegistry, ListsCudaWithItsReason) {
@@ -44,8 +48,12 @@ TEST(HwPinnerRegistry, ListsCudaWithItsReason) {
   const auto why = cuda->unavailable();
 #if LONGPIN_HAVE_CUDA
   EXPECT_NE(cuda->create, nullptr);
-  if (why) EXPECT_EQ(why->rfind("no CUDA device: ", 0), 0u) << *why;
-  if (why) EXPECT_GT(why->size(), std::string("no CUDA device: ").size()) << "the CUDA error string is missing";
+  if (why) {
+    EXPECT_EQ(why->rfind("no CUDA device: ", 0), 0u) << *why;
+  }
+  if (why) {
+    EXPECT_GT(why->size(), std::string("no CUDA device: ").size()) << "the CUDA error string is missing";
+  }
 #else
   EXPECT_EQ(cuda->create, nullptr);
   ASSERT_TRUE(why);
