@@ -29,6 +29,8 @@ enum class RecordType : uint8_t {
   kCrash = 7,       // a=monotonic ns: the crash model fired here
   kWriteFailed = 8, // like kWrite: the write did not complete (aux=errno); promises nothing
   kEnd = 9,         // the run closed the log cleanly: every write is in it
+  kPunch = 10,      // a=offset b=bytes: the range was punched out or truncated away (completed): it reads as
+                    // zeros until written again; writes before it promise nothing about the range
 };
 
 struct LogRecord {

@@ -59,7 +59,7 @@ size_t HangWatchdog::StuckNow() const {
   const uint64_t now = MonotonicNs();
   for (const auto& s : slots_) {
     uint64_t start = s->start_ns.load(std::memory_order_acquire);
-    if (start && now - start > threshold_ns_) ++n;
+    if (start && start < now && now - start > threshold_ns_) ++n;
   }
   return n;
 }
@@ -69,7 +69,8 @@ void HangWatchdog::Loop() {
     const uint64_t now = MonotonicNs();
     for (const auto& s : slots_) {
       const uint64_t start = s->start_ns.load(std::memory_order_acquire);
-      if (!start || now - start <= threshold_ns_ || s->reported_start.load() == start) continue;
+      // An op that started after `now` was taken is young, not 584 years old.
+      if (!start || start > now || now - start <= threshold_ns_ || s->reported_start.load() == start) continue;
       s->reported_start.store(start);
       HangReport r;
       r.role = s->role;

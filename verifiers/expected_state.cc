@@ -31,6 +31,7 @@ ExpectedState BuildExpectedState(const LogContents& log) {
   // Pass 1: syncs, pins, crash point (few records; the writes are the bulk).
   std::unordered_map<uint64_t, SyncRecord> syncs;
   std::unordered_map<uint32_t, uint64_t> unpin_seq;  // pin epoch -> seq of its unpin
+  std::vector<uint64_t> punched_at;                   // per block: seq of the newest punch (0 = never)
   for (const LogRecord& r : log.records) {
     switch (r.type) {
       case RecordType::kSyncStart: {
@@ -50,6 +51,13 @@ ExpectedState BuildExpectedState(const LogContents& log) {
         break;
       }
       case RecordType::kUnpin: unpin_seq[r.aux] = r.seq; break;
+      case RecordType::kPunch: {
+        if (punched_at.empty()) punched_at.assign(st.block_count, 0);
+        const uint64_t first = r.a / st.block_size, end = std::min(st.block_count, (r.a + r.b) / st.block_size);
+        for (uint64_t b = first; b < end; ++b) punched_at[b] = std::max(punched_at[b], r.seq);
+        ++st.punches;
+        break;
+      }
       case RecordType::kCrash: st.crash_seq = st.crash_seq ? std::min(st.crash_seq, r.seq) : r.seq; break;
       default: break;
     }
@@ -90,6 +98,12 @@ ExpectedState BuildExpectedState(const LogContents& log) {
       continue;
     }
     ++st.writes_logged;
+    // A write before a punch of its block promises nothing: the block must read as zeros or a later write.
+    // Once the punch itself is promised (before the promise point), that write must never come back.
+    if (!punched_at.empty() && punched_at[r.a] > r.seq) {
+      if (punched_at[r.a] < S && r.b > b.stale_gen) b.stale_gen = r.b;
+      continue;
+    }
     if (r.seq >= S) continue;
     const WriterKind kind = WriterKind(r.kind);
     if (r.b > b.strict_gen) {

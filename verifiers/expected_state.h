@@ -43,6 +43,7 @@ struct BlockExpectation {
   WriterKind kernel_kind = WriterKind::kNone;
   WriterKind strict_kind = WriterKind::kNone;
   WriterKind last_kind = WriterKind::kNone;
+  uint64_t stale_gen = 0;       // newest generation written before a promised punch: must never reappear
 };
 
 struct ExpectedState {
@@ -59,6 +60,7 @@ struct ExpectedState {
   std::map<std::string, uint64_t> sync_errors;  // "fsync EIO" -> count
   uint64_t writes_logged = 0;
   uint64_t writes_failed = 0;
+  uint64_t punches = 0;
 };
 
 ExpectedState BuildExpectedState(const LogContents& log);

@@ -74,6 +74,10 @@ Verification Judge(const ExpectedState& ex, const DiskImage& disk, VerifyMode mo
         add(kernel, base("kernel", "never_issued", allowed_max, e.last_kind));
         upper_bad = true;
       }
+    } else if ((v.cls == BlockClass::kIntact || v.cls == BlockClass::kTorn) && e.stale_gen > 0 &&
+               v.generation > 0 && v.generation <= e.stale_gen) {
+      add(kernel, base("kernel", "reappeared", 0, e.last_kind));  // punched-out data came back
+      upper_bad = true;
     } else if (v.cls == BlockClass::kTorn && (quiet || mode == VerifyMode::kSync)) {
       add(kernel, base("kernel", "torn", e.kernel_gen, e.last_kind));
       upper_bad = true;

@@ -22,6 +22,7 @@
 #include "verifiers/disk_reader.h"
 #include "workloads/pin_driver.h"
 #include "workloads/run_state.h"
+#include "workloads/scenario.h"
 #include "workloads/syncer.h"
 #include "workloads/target.h"
 #include "workloads/writers.h"
@@ -327,6 +328,12 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   for (int i = 0; i < cfg.writers.pwrite; ++i) pw_w.push_back(worker("pwrite-writer " + std::to_string(i)));
   for (int i = 0; i < cfg.syncers; ++i) sync_w.push_back(worker("syncer " + std::to_string(i)));
   Worker pin_w = worker("pinner " + cfg.pinner);
+  Worker scen_w = worker("scenario " + cfg.scenario);
+  const ScenarioInfo* scenario = cfg.scenario.empty() ? nullptr : FindScenario(cfg.scenario);
+  if (!cfg.scenario.empty() && !scenario) {
+    SetVerdict(report, "error", kExitUsage, "unknown workload scenario " + cfg.scenario);
+    return finish();
+  }
   Worker main_w = worker("main");
   watchdog.Start();
 
@@ -384,6 +391,16 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
         report.notes.push_back("pinner " + cfg.pinner + " does not write: dma writers left out");
       threads.emplace_back(RunPinDriver, std::ref(ctx), std::ref(*pinner), pinner_index, dma_id, seeds.Next(),
                            pin_w.lane, pin_w.slot, &pin_t);
+    }
+    std::unique_ptr<ScenarioEnv> scen;
+    if (scenario) {
+      scen.reset(new ScenarioEnv{ctx, pinned ? pinner.get() : nullptr, scen_w.lane, scen_w.slot, seeds.Next(), pinned,
+                                 {}, {}, {}});
+      threads.emplace_back([&scen, scenario] {
+        BindThreadToSlot(scen->slot);
+        scenario->run(*scen);
+        scen->lane->Publish();
+      });
     }
     const auto t0 = std::chrono::steady_clock::now();
     const bool crash_here = shutdown_crash && p == crash_phase;
@@ -446,6 +463,11 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       pr.pins.before = before;
       pr.pins.after = after;
       report.timeline.pins.insert(report.timeline.pins.end(), pin_t.spans.begin(), pin_t.spans.end());
+    }
+    if (scen) {
+      pr.scenario = scen->counters;
+      for (auto& n : scen->notes) report.notes.push_back(cfg.scenario + ": " + n);
+      for (auto& f : scen->failures) SetVerdict(report, "fail", kExitFail, cfg.scenario + ": " + f);
     }
     for (auto& w : cpu_w) pr.log_backpressure_waits += w.lane->backpressure_waits();
     for (auto& w : pw_w) pr.log_backpressure_waits += w.lane->backpressure_waits();

@@ -54,6 +54,7 @@ struct RunConfig {
   std::string state_dir;
   std::string target;               // --target PATH: the exact file to create and test (must not exist)
   std::string allow_shutdown_of;    // mount point the user allows longpin to shut down (not a scratch fs)
+  std::string scenario;             // a workloads/scenarios actor to run in every phase ("" = none)
   bool fell_back_to_dir = false;    // set by the run: not root, the scratch filesystem was left out
   std::string fallback_reason;
 };

@@ -42,6 +42,7 @@ json PhaseJson(const PhaseReport& p) {
               {"writes", writes},
               {"write_errors", p.write_errors},
               {"log_backpressure_waits", p.log_backpressure_waits},
+              {"scenario", p.scenario},
               {"pins",
                {{"pinner", p.pins.pinner},
                 {"reference", p.pins.reference},

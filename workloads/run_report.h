@@ -49,6 +49,7 @@ struct PhaseReport {
   std::map<std::string, uint64_t> write_errors;       // "pwrite ENOSPC" -> count
   PinStats pins;
   uint64_t log_backpressure_waits = 0;
+  std::map<std::string, uint64_t> scenario;  // the scenario's own counters
 };
 
 struct CrashReport {
