@@ -44,29 +44,37 @@ target=$work/mnt/target.dat
 "$bench" --target="$target" --size="$size" --stamp
 
 echo "# $(uname -r), $(nproc) CPUs, loop $(losetup -n -O DIO "$loop" | tr -d ' ' | sed 's/1/direct-io/;s/0/buffered/') on $(df --output=source "$work" | tail -1), target $size, $(date -u +%FT%TZ)"
+# Every measurement is one pass over the file (--benchmark_min_time=0: one iteration), like dd's and fio's,
+# and they alternate: on a shared machine a one-second benchmark and a 0.1 s dd would otherwise see
+# different shares of the CPUs.
 for ((r = 1; r <= rounds; r++)); do
-  "$bench" --target="$target" --size="$size" --benchmark_format=json \
-    --benchmark_filter='BM_ReadAndClassify|BM_ODirectRead' --benchmark_min_time=1 >"$work/verify.$r.json"
-  dd if="$target" of=/dev/null bs=8M iflag=direct 2>"$work/dd.$r.txt"
-  fio --name=seqread --filename="$target" --rw=read --direct=1 --bs=8M --ioengine=psync --numjobs=1 \
-    --output-format=json >"$work/fio.$r.json"
+  for b in 'BM_ReadAndClassify/threads:1/' 'BM_ReadAndClassify/threads:2/' 'BM_ReadAndClassify/threads:0/' \
+    'BM_ODirectRead/threads:1/' 'BM_ODirectRead/threads:2/'; do
+    "$bench" --target="$target" --size="$size" --benchmark_format=json --benchmark_filter="^$b" \
+      --benchmark_min_time=0 >"$work/verify.$r.${b//[\/:]/_}json"
+    dd if="$target" of=/dev/null bs=8M iflag=direct 2>>"$work/dd.$r.txt"
+    fio --name=seqread --filename="$target" --rw=read --direct=1 --bs=8M --ioengine=psync --numjobs=1 \
+      --output-format=json >"$work/fio.$r.${b//[\/:]/_}json"
+  done
 done
 
 python3 - "$work" "$rounds" <<'EOF'
-import json, re, statistics, sys
+import glob, json, re, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 rates = {}
 def add(name, bps):
     rates.setdefault(name, []).append(bps / 1e6)
-for r in range(1, rounds + 1):
-    for b in json.load(open(f"{work}/verify.{r}.json"))["benchmarks"]:
+for path in sorted(glob.glob(f"{work}/verify.*json")):
+    for b in json.load(open(path))["benchmarks"]:
         if b.get("run_type") == "iteration" and "bytes_per_second" in b:
             add(b["name"].replace("/real_time", ""), b["bytes_per_second"])
-    m = re.search(r"(\d+) bytes .* copied, ([\d.]+) s", open(f"{work}/dd.{r}.txt").read())
-    add("dd bs=8M iflag=direct", int(m.group(1)) / float(m.group(2)))
-    add("fio read bs=8M direct=1", json.load(open(f"{work}/fio.{r}.json"))["jobs"][0]["read"]["bw_bytes"])
+for r in range(1, rounds + 1):
+    for m in re.finditer(r"(\d+) bytes .* copied, ([\d.]+) s", open(f"{work}/dd.{r}.txt").read()):
+        add("dd bs=8M iflag=direct", int(m.group(1)) / float(m.group(2)))
+for path in sorted(glob.glob(f"{work}/fio.*json")):
+    add("fio read bs=8M direct=1", json.load(open(path))["jobs"][0]["read"]["bw_bytes"])
 med = {k: statistics.median(v) for k, v in rates.items()}
-print(f"{'reader':40} {'median MB/s':>12}  rounds (MB/s)")
+print(f"{'reader':40} {'median MB/s':>12}  every pass (MB/s)")
 for k, v in rates.items():
     print(f"{k:40} {med[k]:12.0f}  " + " ".join(f"{x:.0f}" for x in v))
 dd, fio = med["dd bs=8M iflag=direct"], med["fio read bs=8M direct=1"]
