@@ -30,7 +30,9 @@ enum class RecordType : uint8_t {
   kWriteFailed = 8, // like kWrite: the write did not complete (aux=errno); promises nothing
   kEnd = 9,         // the run closed the log cleanly: every write is in it
   kPunch = 10,      // a=offset b=bytes: the range was punched out or truncated away (completed): it reads as
-                    // zeros until written again; writes before it promise nothing about the range
+                    // zeros until written again; writes before it promise nothing about the range.
+                    // aux=1: the same range's punch is starting (logged before the call): writes between the
+                    // two records, or through a pin taken before the end, were in flight across it
 };
 
 struct LogRecord {

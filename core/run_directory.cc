@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/dm_log_writes.h"
+
 namespace longpin {
 namespace {
 
@@ -31,27 +33,60 @@ bool MkdirP(const std::string& path) {
   return true;
 }
 
-// Mount points (field 5 of mountinfo) of this mount namespace, unescaped for the common \040 case.
-std::vector<std::string> MountPoints() {
-  std::vector<std::string> out;
+std::string UnescapeMountField(const std::string& field) {
+  std::string unesc;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      unesc += char(std::stoi(field.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      unesc += field[i];
+    }
+  }
+  return unesc;
+}
+
+struct MountEntry {
+  std::string point;   // field 5 of mountinfo
+  std::string source;  // the field after the fs type, past the " - " separator
+};
+
+// Mounts of this mount namespace, unescaped for the common \040 case.
+std::vector<MountEntry> MountTable() {
+  std::vector<MountEntry> out;
   std::ifstream f("/proc/self/mountinfo");
   std::string line;
   while (std::getline(f, line)) {
     std::istringstream is(line);
     std::string id, parent, devno, root, mp;
     is >> id >> parent >> devno >> root >> mp;
-    std::string unesc;
-    for (size_t i = 0; i < mp.size(); ++i) {
-      if (mp[i] == '\\' && i + 3 < mp.size()) {
-        unesc += char(std::stoi(mp.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        unesc += mp[i];
-      }
+    MountEntry e{UnescapeMountField(mp), ""};
+    if (auto sep = line.find(" - "); sep != std::string::npos) {
+      std::istringstream rest(line.substr(sep + 3));
+      std::string fstype, source;
+      rest >> fstype >> source;
+      e.source = UnescapeMountField(source);
     }
-    out.push_back(unesc);
+    out.push_back(std::move(e));
   }
   return out;
+}
+
+std::vector<std::string> MountPoints() {
+  std::vector<std::string> out;
+  for (auto& e : MountTable()) out.push_back(std::move(e.point));
+  return out;
+}
+
+// Whether a mount under run directory dir is one longpin made: its scratch filesystem (a loop device backed
+// by an image in dir) or its own tmpfs/hugetlbfs (source "longpin-..."). Anything else was mounted there by
+// someone else and is left alone.
+bool IsOwnMount(const MountEntry& m, const std::string& dir) {
+  if (m.source.rfind("longpin-", 0) == 0) return true;
+  if (m.source.rfind("/dev/loop", 0) != 0) return false;
+  std::ifstream bf("/sys/block/" + m.source.substr(5) + "/loop/backing_file");
+  std::string backing;
+  return std::getline(bf, backing) && backing.rfind(dir + "/", 0) == 0;
 }
 
 // Removes path and everything below it on the same device: a directory on another device is a mount
@@ -150,16 +185,32 @@ std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_ru
     unsigned long long start = 0;
     if (std::sscanf(line.c_str(), "longpin pid=%d start=%llu", &pid, &start) != 2) continue;
     if (pid > 0 && ProcessStartTime(pid) == start && start != 0) continue;  // still running
-    // Mounts under the run directory (a run without a private namespace, or --keep): unmount them.
-    for (const auto& mp : MountPoints()) {
+    // Mounts under the run directory (a run without a private namespace, or --keep): unmount longpin's own;
+    // another mount there is left alone, and RemoveTree does not descend into it.
+    for (const auto& m : MountTable()) {
+      const std::string& mp = m.point;
       if (mp.rfind(dir + "/", 0) != 0) continue;
-      if (dry_run) {
+      if (!IsOwnMount(m, dir)) {
+        actions.push_back({"left " + mp + " mounted: " + m.source + " was not mounted by longpin", false});
+      } else if (dry_run) {
         actions.push_back({"would unmount " + mp});
       } else if (::umount2(mp.c_str(), 0) == 0 || ::umount2(mp.c_str(), MNT_DETACH) == 0) {
         actions.push_back({"unmounted " + mp});
       } else {
         actions.push_back({"unmount " + mp + " failed: " + std::to_string(errno), false});
       }
+    }
+    // --crash log-writes: the run's dm device (longpin-<id> for run-<id>) outlives a killed run and holds
+    // its loop devices; removing it lets them go.
+    const std::string dm_name = kDmNamePrefix + dir.substr(dir.rfind("/run-") + 5);
+    for (const auto& name : ListDmDevices()) {
+      if (name != dm_name) continue;
+      if (dry_run) {
+        actions.push_back({"would remove device-mapper device " + name});
+        continue;
+      }
+      Status s = RemoveDmDevice(name);
+      actions.push_back({s.ok() ? "removed device-mapper device " + name : s.message(), s.ok()});
     }
     // Loop devices whose backing file is an image in this run directory.
     if (DIR* sys = ::opendir("/sys/block")) {

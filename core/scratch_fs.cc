@@ -183,6 +183,31 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::Create(const std::string& dir, FsT
   return fs;
 }
 
+Result<std::unique_ptr<ScratchFs>> ScratchFs::CreateOnDevice(const std::string& device, const std::string& mount_point,
+                                                             FsType type, bool format, const std::string& mount_options,
+                                                             const std::string& image_path) {
+  if (auto why = FsUnavailableReason(type)) return Status(ENOTSUP, std::string(FsTypeName(type)) + ": " + *why);
+  std::unique_ptr<ScratchFs> fs(new ScratchFs);
+  fs->type_ = type;
+  fs->image_path_ = image_path;
+  fs->owns_image_ = false;
+  fs->mount_point_ = mount_point;
+  fs->loop_device_ = device;
+  fs->mount_options_ = mount_options;
+  if (format) {
+    auto mk = RunCommand(MkfsArgv(type, device), 300);
+    if (!mk.ok() || mk->exit_code != 0)
+      return Status(EIO, std::string(MkfsProgram(type)) + " " + device + " failed: " +
+                             (mk.ok() ? LastLine(mk->output) : mk.status().message()));
+  }
+  if (::mkdir(mount_point.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + mount_point);
+  if (Status s = fs->Mount(); !s.ok()) {
+    ::rmdir(mount_point.c_str());
+    return s;
+  }
+  return fs;
+}
+
 ScratchFs::~ScratchFs() {
   if (mounted_) Unmount();
   if (loop_fd_ >= 0) ::close(loop_fd_);
@@ -234,7 +259,7 @@ Status ScratchFs::Remove() {
     loop_fd_ = -1;
   }
   ::rmdir(mount_point_.c_str());
-  if (::unlink(image_path_.c_str()) != 0 && errno != ENOENT && first.ok())
+  if (owns_image_ && ::unlink(image_path_.c_str()) != 0 && errno != ENOENT && first.ok())
     first = Status::FromErrno("remove image " + image_path_);
   return first;
 }

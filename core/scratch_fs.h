@@ -34,6 +34,13 @@ class ScratchFs {
   // dir: a directory longpin created for this run; the image is dir/fs.img and the mount point dir/mnt.
   static Result<std::unique_ptr<ScratchFs>> Create(const std::string& dir, FsType type, uint64_t image_bytes,
                                    const std::string& mount_options);
+  // Formats (format = true) and mounts a block device someone else prepared and owns (a dm-log-writes
+  // device, the loop device of a replayed crash state) on mount_point, made if missing. Remove() unmounts and
+  // removes the mount point only: the device and image_path (the file holding the device's bytes, where the
+  // self-test plants faults; may be "") stay with their owner.
+  static Result<std::unique_ptr<ScratchFs>> CreateOnDevice(const std::string& device, const std::string& mount_point,
+                                                           FsType type, bool format, const std::string& mount_options,
+                                                           const std::string& image_path = "");
   ~ScratchFs();  // unmounts and detaches (the image file stays: Remove() or keep it)
   ScratchFs(const ScratchFs&) = delete;
   ScratchFs& operator=(const ScratchFs&) = delete;
@@ -57,6 +64,7 @@ class ScratchFs {
   FsType type_ = FsType::kExt4;
   int loop_fd_ = -1;
   bool mounted_ = false;
+  bool owns_image_ = true;  // false: CreateOnDevice, the image belongs to the device's owner
 };
 
 // Attaches a loop device to image (autoclear). Returns the open loop fd and the device path.

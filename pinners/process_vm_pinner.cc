@@ -139,6 +139,11 @@ class ProcessVmPinner final : public Pinner {
       // Never outlive the parent; the check after prctl closes the race with a parent that already died.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(1);
+      // The child writes the parent's memory, never its own copy: drop its mapping of the target and every
+      // inherited fd, so it can never keep the filesystem under test busy (a crash model's unmount).
+      ::munmap(target_.base, target_.length);
+      if (sv[1] > 0) ::close_range(0, unsigned(sv[1]) - 1, 0);
+      ::close_range(unsigned(sv[1]) + 1, ~0U, 0);
       ChildLoop(sv[1], parent, target_.base, share_);
     }
     ::close(sv[1]);

@@ -1,6 +1,7 @@
 #include "verifiers/expected_state.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "core/status.h"
@@ -20,7 +21,10 @@ const char* SyncOpName(SyncOpKind op) {
 
 bool SyncOpPromises(SyncOpKind op) { return op != SyncOpKind::kSyncFileRange; }
 
-ExpectedState BuildExpectedState(const LogContents& log) {
+namespace {
+
+// promise_cap: only syncs that started at or before it promise (UINT64_MAX: every sync in the log).
+ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
   ExpectedState st;
   st.run_id = log.header.run_id;
   st.block_size = log.header.block_size;
@@ -31,7 +35,8 @@ ExpectedState BuildExpectedState(const LogContents& log) {
   // Pass 1: syncs, pins, crash point (few records; the writes are the bulk).
   std::unordered_map<uint64_t, SyncRecord> syncs;
   std::unordered_map<uint32_t, uint64_t> unpin_seq;  // pin epoch -> seq of its unpin
-  std::vector<uint64_t> punched_at;                   // per block: seq of the newest punch (0 = never)
+  std::unordered_map<uint32_t, uint64_t> pin_seq;    // pin epoch -> seq of its pin
+  std::vector<LogRecord> punch_records;
   for (const LogRecord& r : log.records) {
     switch (r.type) {
       case RecordType::kSyncStart: {
@@ -51,13 +56,11 @@ ExpectedState BuildExpectedState(const LogContents& log) {
         break;
       }
       case RecordType::kUnpin: unpin_seq[r.aux] = r.seq; break;
-      case RecordType::kPunch: {
-        if (punched_at.empty()) punched_at.assign(st.block_count, 0);
-        const uint64_t first = r.a / st.block_size, end = std::min(st.block_count, (r.a + r.b) / st.block_size);
-        for (uint64_t b = first; b < end; ++b) punched_at[b] = std::max(punched_at[b], r.seq);
-        ++st.punches;
+      case RecordType::kPin: pin_seq[r.aux] = r.seq; break;
+      case RecordType::kPunch:
+        punch_records.push_back(r);
+        if (r.aux == 0) ++st.punches;
         break;
-      }
       case RecordType::kCrash: st.crash_seq = st.crash_seq ? std::min(st.crash_seq, r.seq) : r.seq; break;
       default: break;
     }
@@ -73,12 +76,42 @@ ExpectedState BuildExpectedState(const LogContents& log) {
     }
   }
   for (const auto& s : st.syncs) {
-    if (s.err != 0 || !SyncOpPromises(s.op) || s.start_seq >= first_failure) continue;
+    if (s.err != 0 || !SyncOpPromises(s.op) || s.start_seq >= first_failure || s.start_seq > promise_cap) continue;
     if (s.start_seq > st.promise_seq) {
       st.promise_seq = s.start_seq;
       st.promise_sync_id = s.id;
       st.promise_sync_op = SyncOpName(s.op);
     }
+  }
+
+  // Punches, now that the promise point is known. A punch logs a start record (aux 1) before its call and an
+  // end record (aux 0) after it returned. A write logged before the start was destroyed by it: once the punch
+  // is promised it must never reappear. A write in flight across the punch (logged after the start, or a DMA
+  // write through a pin taken before the end) may or may not have survived it: it promises nothing. An end
+  // without a start (older logs) starts where it ends; a start without an end never ended.
+  std::vector<uint64_t> stale_before, in_flight_until;  // per block: seq bounds of the punches over it
+  if (!punch_records.empty()) {
+    stale_before.assign(st.block_count, 0);
+    in_flight_until.assign(st.block_count, 0);
+    std::sort(punch_records.begin(), punch_records.end(), [](const auto& x, const auto& y) { return x.seq < y.seq; });
+    std::map<std::pair<uint64_t, uint64_t>, uint64_t> open;  // (offset, bytes) -> start seq
+    auto apply = [&](uint64_t offset, uint64_t bytes, uint64_t start, uint64_t end) {
+      const uint64_t first = offset / st.block_size, last = std::min(st.block_count, (offset + bytes) / st.block_size);
+      for (uint64_t blk = first; blk < last; ++blk) {
+        if (end < st.promise_seq) stale_before[blk] = std::max(stale_before[blk], start);
+        in_flight_until[blk] = std::max(in_flight_until[blk], end);
+      }
+    };
+    for (const LogRecord& r : punch_records) {
+      if (r.aux == 1) {
+        open[{r.a, r.b}] = r.seq;
+        continue;
+      }
+      auto it = open.find({r.a, r.b});
+      apply(r.a, r.b, it == open.end() ? r.seq : it->second, r.seq);
+      if (it != open.end()) open.erase(it);
+    }
+    for (const auto& [range, start] : open) apply(range.first, range.second, start, UINT64_MAX);
   }
 
   // Pass 2: writes. Per block, generations rise with seq (one writer per block), so "the newest promised
@@ -100,9 +133,15 @@ ExpectedState BuildExpectedState(const LogContents& log) {
     ++st.writes_logged;
     // A write before a punch of its block promises nothing: the block must read as zeros or a later write.
     // Once the punch itself is promised (before the promise point), that write must never come back.
-    if (!punched_at.empty() && punched_at[r.a] > r.seq) {
-      if (punched_at[r.a] < S && r.b > b.stale_gen) b.stale_gen = r.b;
-      continue;
+    if (!in_flight_until.empty() && in_flight_until[r.a] > 0) {
+      if (r.seq < stale_before[r.a]) {
+        if (r.b > b.stale_gen) b.stale_gen = r.b;
+        continue;
+      }
+      uint64_t started = r.seq;
+      if (WriterKind(r.kind) == WriterKind::kDma)
+        if (auto it = pin_seq.find(r.aux); it != pin_seq.end()) started = it->second;
+      if (started < in_flight_until[r.a]) continue;
     }
     if (r.seq >= S) continue;
     const WriterKind kind = WriterKind(r.kind);
@@ -122,5 +161,11 @@ ExpectedState BuildExpectedState(const LogContents& log) {
   }
   return st;
 }
+
+}  // namespace
+
+ExpectedState BuildExpectedState(const LogContents& log) { return Build(log, UINT64_MAX); }
+
+ExpectedState BuildExpectedStateAt(const LogContents& log, uint64_t promise_seq) { return Build(log, promise_seq); }
 
 }  // namespace longpin

@@ -64,5 +64,8 @@ struct ExpectedState {
 };
 
 ExpectedState BuildExpectedState(const LogContents& log);
+// The state a crash at a given point may leave: only syncs that started at or before promise_seq promise
+// (the same rules otherwise; 0 = nothing promised). Used at each dm-log-writes mark.
+ExpectedState BuildExpectedStateAt(const LogContents& log, uint64_t promise_seq);
 
 }  // namespace longpin

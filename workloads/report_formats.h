@@ -5,16 +5,16 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace longpin {
 
 // A run = one testsuite: one testcase per phase, one "verification", one "verdict" (carrying the reasons,
-// kernel events and hangs, so that a fail from any cause is a JUnit failure). A matrix = one testcase per cell.
+// kernel events and hangs, so that a fail from any cause is a JUnit failure). A matrix = one testcase per
+// cell.
 std::string RenderJUnit(const nlohmann::json& doc);
 // KTAP v1: the same tests as RenderJUnit; a matrix cell's run appears as a nested (indented) subtest.
 std::string RenderKtap(const nlohmann::json& doc);
@@ -34,7 +34,9 @@ inline const nlohmann::json& Member(const nlohmann::json& j, std::string_view ke
   const auto* v = Find(j, key);
   return v ? *v : kNull;
 }
-inline bool IsNumber(const nlohmann::json* v) { return v && v->is_number(); }
+inline bool IsNumber(const nlohmann::json* v) {
+  return v && v->is_number();
+}
 inline double Number(const nlohmann::json& j, double fallback = 0) {
   return j.is_number() ? j.get<double>() : fallback;
 }
@@ -61,16 +63,18 @@ inline std::string TextAt(const nlohmann::json& j, std::string_view key, std::st
 inline std::string Dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
-inline bool IsMatrix(const nlohmann::json& doc) { return Member(doc, "cells").is_array(); }
+inline bool IsMatrix(const nlohmann::json& doc) {
+  return Member(doc, "cells").is_array();
+}
 
 // One test as JUnit and KTAP both see it.
 struct ReportCase {
   enum class Result { kPass, kFail, kSkip, kError };
   std::string name;
   Result result = Result::kPass;
-  std::string message;              // one line: why it failed or was skipped
+  std::string message;               // one line: why it failed or was skipped
   std::vector<std::string> details;  // violation lines, kernel lines, stacks
-  std::string output;               // measurements, for JUnit's system-out
+  std::string output;                // measurements, for JUnit's system-out
   double seconds = 0;
 };
 // The cases of one run document (phases, verification, verdict).

@@ -1,5 +1,6 @@
-// A self-contained HTML page from a report document: inline CSS and SVG, no script, and a Content-Security-Policy
-// that forbids every fetch, so the page opens the same on an air-gapped lab machine as in a CI artifact viewer.
+// A self-contained HTML page from a report document: inline CSS and SVG, no script, and a
+// Content-Security-Policy that forbids every fetch, so the page opens the same on an air-gapped lab machine
+// as in a CI artifact viewer.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -36,9 +37,13 @@ constexpr const char* kWritebackColour = "#1f77b4";
 constexpr const char* kPinShade = "#f5c518";
 constexpr const char* kCrashColour = "#b00020";
 
-std::string Esc(std::string_view text) { return report_detail::EscapeMarkup(text); }
+std::string Esc(std::string_view text) {
+  return report_detail::EscapeMarkup(text);
+}
 
-const char* PhaseColour(size_t index) { return kPhaseColours[index % std::size(kPhaseColours)]; }
+const char* PhaseColour(size_t index) {
+  return kPhaseColours[index % std::size(kPhaseColours)];
+}
 
 // ---- the timeline, parsed leniently: a malformed entry is skipped, never fatal ----
 
@@ -95,7 +100,8 @@ Timeline ParseTimeline(const json& run) {
   if (vmstat.is_array())
     for (const auto& row : vmstat) {
       VmstatPoint p{};
-      if (!NumberInArray(row, 0, &p.t_ms) || !NumberInArray(row, 1, &p.dirty) || !NumberInArray(row, 2, &p.writeback))
+      if (!NumberInArray(row, 0, &p.t_ms) || !NumberInArray(row, 1, &p.dirty) ||
+          !NumberInArray(row, 2, &p.writeback))
         continue;
       t.vmstat.push_back(p);
       t.end_ms = std::max(t.end_ms, p.t_ms);
@@ -112,7 +118,8 @@ std::vector<std::string> PhaseNames(const json& run) {
   std::vector<std::string> names;
   const json& phases = Member(run, "phases");
   if (phases.is_array())
-    for (size_t i = 0; i < phases.size(); ++i) names.push_back(TextAt(phases[i], "name", fmt::format("phase {}", i)));
+    for (size_t i = 0; i < phases.size(); ++i)
+      names.push_back(TextAt(phases[i], "name", fmt::format("phase {}", i)));
   return names;
 }
 
@@ -147,7 +154,8 @@ class Chart {
   static constexpr double kWidth = 960, kHeight = 320;
   static constexpr double kLeft = 80, kRight = 20, kTop = 34, kBottom = 50;
 
-  Chart(std::string css_class, std::string title) : css_class_(std::move(css_class)), title_(std::move(title)) {}
+  Chart(std::string css_class, std::string title)
+      : css_class_(std::move(css_class)), title_(std::move(title)) {}
 
   void SetX(double lo, double hi) {
     x_lo_ = lo;
@@ -183,14 +191,15 @@ class Chart {
     XLabel("time since the run started");
   }
   void XTick(double px, std::string_view label) {
-    body_ += fmt::format("<line class=\"tick\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>", px,
-                         PlotBottom(), PlotBottom() + 5);
-    body_ += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>", px, PlotBottom() + 18,
-                         Esc(label));
+    body_ += fmt::format("<line class=\"tick\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>",
+                         px, PlotBottom(), PlotBottom() + 5);
+    body_ += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>", px,
+                         PlotBottom() + 18, Esc(label));
   }
   void XLabel(std::string_view label) {
-    body_ += fmt::format("<text class=\"axis-label\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>",
-                         kLeft + PlotWidth() / 2, kHeight - 8, Esc(label));
+    body_ +=
+        fmt::format("<text class=\"axis-label\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>",
+                    kLeft + PlotWidth() / 2, kHeight - 8, Esc(label));
   }
   void YAxis(std::string_view label, bool ns_labels) {
     if (log_y_) {
@@ -201,13 +210,14 @@ class Chart {
         YTick(y, ns_labels ? NsLabel(y) : fmt::format("{:g}", y));
     }
     body_ += fmt::format(
-        "<text class=\"axis-label\" transform=\"translate(14,{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+        "<text class=\"axis-label\" transform=\"translate(14,{:.1f}) rotate(-90)\" "
+        "text-anchor=\"middle\">{}</text>",
         kTop + PlotHeight() / 2, Esc(label));
   }
   void YTick(double value, std::string_view label) {
     double py = Y(value);
-    body_ += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>", kLeft, py,
-                         kLeft + PlotWidth(), py);
+    body_ += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>",
+                         kLeft, py, kLeft + PlotWidth(), py);
     body_ += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", kLeft - 6, py + 4,
                          Esc(label));
   }
@@ -230,14 +240,16 @@ class Chart {
     }
     for (const auto& [from, to] : merged)
       body_ += fmt::format(
-          "<rect class=\"pin-window\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" "
+          "<rect class=\"pin-window\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+          "fill=\"{}\" "
           "fill-opacity=\"0.28\"/>",
           from, kTop, std::max(to - from, 1.0), PlotHeight(), kPinShade);
     if (!std::isnan(t.crash_ms)) {
       double px = X(t.crash_ms);
       body_ += fmt::format(
           "<line class=\"crash\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
-          "stroke-width=\"2\" stroke-dasharray=\"6 3\"/><text x=\"{4:.1f}\" y=\"{5:.1f}\" fill=\"{3}\">crash</text>",
+          "stroke-width=\"2\" stroke-dasharray=\"6 3\"/><text x=\"{4:.1f}\" y=\"{5:.1f}\" "
+          "fill=\"{3}\">crash</text>",
           px, kTop, PlotBottom(), kCrashColour, px + 4, kTop + 12);
     }
   }
@@ -254,7 +266,8 @@ class Chart {
   std::string Svg() const {
     return fmt::format(
         "<figure class=\"chart {0}\"><figcaption>{1}</figcaption>"
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"{0}\" width=\"{2}\" height=\"{3}\" viewBox=\"0 0 {2} {3}\" "
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"{0}\" width=\"{2}\" height=\"{3}\" viewBox=\"0 0 "
+        "{2} {3}\" "
         "role=\"img\"><title>{1}</title>"
         "<rect class=\"frame\" x=\"{4}\" y=\"{5}\" width=\"{6}\" height=\"{7}\"/>{8}</svg></figure>\n",
         css_class_, Esc(title_), kWidth, kHeight, kLeft, kTop, PlotWidth(), PlotHeight(), body_);
@@ -267,15 +280,17 @@ class Chart {
 };
 
 std::string EmptyChart(std::string_view css_class, std::string_view title, std::string_view why) {
-  return fmt::format("<figure class=\"chart {} empty\"><figcaption>{}</figcaption><p class=\"muted\">{}</p></figure>\n",
-                     css_class, Esc(title), Esc(why));
+  return fmt::format(
+      "<figure class=\"chart {} empty\"><figcaption>{}</figcaption><p class=\"muted\">{}</p></figure>\n",
+      css_class, Esc(title), Esc(why));
 }
 
 // Keeps, per series and pixel column, the lowest and the highest point, in time order.
 template <typename Point, typename XOf, typename YOf>
 std::vector<Point> Decimate(const std::vector<Point>& points, const Chart& chart, XOf x_of, YOf y_of) {
   if (points.size() <= kMaxChartPoints) return points;
-  std::map<std::pair<long, size_t>, std::pair<size_t, size_t>> extremes;  // (column, series) -> (min, max) index
+  std::map<std::pair<long, size_t>, std::pair<size_t, size_t>>
+      extremes;  // (column, series) -> (min, max) index
   for (size_t i = 0; i < points.size(); ++i) {
     auto key = std::make_pair(std::lround(chart.X(x_of(points[i]))), size_t(0));
     if constexpr (std::is_same_v<Point, SyncPoint>) key.second = points[i].phase;
@@ -295,7 +310,9 @@ std::vector<Point> Decimate(const std::vector<Point>& points, const Chart& chart
   return out;
 }
 
-std::string SyncOpName(const json& run) { return TextAt(Member(run, "run"), "sync_op", "sync"); }
+std::string SyncOpName(const json& run) {
+  return TextAt(Member(run, "run"), "sync_op", "sync");
+}
 
 std::string LatencyOverTimeChart(const json& run, const Timeline& t, const std::vector<std::string>& phases) {
   std::string title = SyncOpName(run) + " latency over time";
@@ -312,24 +329,25 @@ std::string LatencyOverTimeChart(const json& run, const Timeline& t, const std::
   chart.PinsAndCrash(t);
   chart.TimeAxis();
   chart.YAxis("duration (log scale)", true);
-  std::vector<SyncPoint> shown =
-      Decimate(t.syncs, chart, [](const SyncPoint& p) { return p.t_ms; }, [](const SyncPoint& p) { return p.ns; });
+  std::vector<SyncPoint> shown = Decimate(
+      t.syncs, chart, [](const SyncPoint& p) { return p.t_ms; }, [](const SyncPoint& p) { return p.ns; });
   std::string dots;
   for (const auto& s : shown)
-    dots += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"/>", chart.X(s.t_ms), chart.Y(s.ns),
-                        PhaseColour(s.phase));
+    dots += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"/>", chart.X(s.t_ms),
+                        chart.Y(s.ns), PhaseColour(s.phase));
   chart.Raw("<g class=\"syncs\">" + dots + "</g>");
   std::vector<std::pair<std::string, std::string>> legend;
   size_t phase_count = phases.size();
   for (const auto& s : t.syncs) phase_count = std::max(phase_count, s.phase + 1);
   for (size_t i = 0; i < phase_count; ++i) legend.emplace_back(PhaseColour(i), PhaseName(phases, i));
-  if (!t.pins.empty()) legend.emplace_back(kPinShade, "pinned");
+  if (!t.pins.empty()) legend.emplace_back(kPinShade, "pages pinned");
   if (!std::isnan(t.crash_ms)) legend.emplace_back(kCrashColour, "crash");
   chart.Legend(legend);
   return chart.Svg();
 }
 
-std::string HistogramFromTimeline(const json& run, const Timeline& t, const std::vector<std::string>& phases) {
+std::string HistogramFromTimeline(const json& run, const Timeline& t,
+                                  const std::vector<std::string>& phases) {
   constexpr int kBinsPerDecade = 5;
   double lo = INFINITY, hi = 0;
   size_t phase_count = 0;
@@ -338,7 +356,8 @@ std::string HistogramFromTimeline(const json& run, const Timeline& t, const std:
     hi = std::max(hi, s.ns);
     phase_count = std::max(phase_count, s.phase + 1);
   }
-  double decade_lo = std::floor(std::log10(lo)), decade_hi = std::max(std::ceil(std::log10(hi)), decade_lo + 1);
+  double decade_lo = std::floor(std::log10(lo)),
+         decade_hi = std::max(std::ceil(std::log10(hi)), decade_lo + 1);
   int bins = int(decade_hi - decade_lo) * kBinsPerDecade;
   std::vector<std::vector<double>> counts(phase_count, std::vector<double>(size_t(bins), 0));
   std::vector<double> totals(phase_count, 0);
@@ -351,7 +370,8 @@ std::string HistogramFromTimeline(const json& run, const Timeline& t, const std:
   double top = 0;
   for (size_t p = 0; p < phase_count; ++p)
     for (auto& c : counts[p]) top = std::max(top, c = totals[p] ? c / totals[p] : 0);
-  Chart chart("latency-histogram", SyncOpName(run) + " latency distribution by phase (share of each phase's syncs)");
+  Chart chart("latency-histogram",
+              SyncOpName(run) + " latency distribution by phase (share of each phase's syncs)");
   chart.SetX(decade_lo, decade_hi);
   chart.SetLinearY(0, std::min(1.0, top * 1.1));
   chart.YAxis("share of syncs", false);
@@ -368,8 +388,9 @@ std::string HistogramFromTimeline(const json& run, const Timeline& t, const std:
       bars += fmt::format(
           "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: {:.1f}% "
           "from {}</title></rect>",
-          x, chart.Y(share), bar_px, Chart::PlotBottom() - chart.Y(share), PhaseColour(p), Esc(PhaseName(phases, p)),
-          share * 100, NsLabel(std::pow(10, decade_lo + double(b) / kBinsPerDecade)));
+          x, chart.Y(share), bar_px, Chart::PlotBottom() - chart.Y(share), PhaseColour(p),
+          Esc(PhaseName(phases, p)), share * 100,
+          NsLabel(std::pow(10, decade_lo + double(b) / kBinsPerDecade)));
     }
   chart.Raw("<g class=\"bars\">" + bars + "</g>");
   std::vector<std::pair<std::string, std::string>> legend;
@@ -423,7 +444,8 @@ std::string HistogramFromPercentiles(const json& run) {
       double v = series[k].values[g];
       // Bars grow from the bottom of the log axis, so even the smallest value shows.
       bars += fmt::format(
-          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: {}</title></rect>",
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\"><title>{}: "
+          "{}</title></rect>",
           x, chart.Y(v), std::max(bar_px - 2, 1.0), std::max(Chart::PlotBottom() - chart.Y(v), 1.0),
           PhaseColour(k), Esc(series[k].label), Esc(NsLabel(v)));
     }
@@ -450,19 +472,21 @@ std::string VmstatChart(const Timeline& t) {
   chart.YAxis("pages (nr_dirty, nr_writeback)", false);
   for (bool dirty : {true, false}) {
     auto y_of = [dirty](const VmstatPoint& p) { return dirty ? p.dirty : p.writeback; };
-    std::vector<VmstatPoint> shown = Decimate(t.vmstat, chart, [](const VmstatPoint& p) { return p.t_ms; }, y_of);
+    std::vector<VmstatPoint> shown = Decimate(
+        t.vmstat, chart, [](const VmstatPoint& p) { return p.t_ms; }, y_of);
     std::string d;
     for (size_t i = 0; i < shown.size(); ++i)
       d += fmt::format("{}{:.1f},{:.1f}", i ? " L" : "M", chart.X(shown[i].t_ms), chart.Y(y_of(shown[i])));
     chart.Raw(fmt::format("<path class=\"{}\" d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>",
                           dirty ? "nr-dirty" : "nr-writeback", d, dirty ? kDirtyColour : kWritebackColour));
     if (shown.size() == 1)  // a single sample draws no line: mark it
-      chart.Raw(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>", chart.X(shown[0].t_ms),
-                            chart.Y(y_of(shown[0])), dirty ? kDirtyColour : kWritebackColour));
+      chart.Raw(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>",
+                            chart.X(shown[0].t_ms), chart.Y(y_of(shown[0])),
+                            dirty ? kDirtyColour : kWritebackColour));
   }
   std::vector<std::pair<std::string, std::string>> legend = {{kDirtyColour, "nr_dirty"},
                                                              {kWritebackColour, "nr_writeback"}};
-  if (!t.pins.empty()) legend.emplace_back(kPinShade, "pinned");
+  if (!t.pins.empty()) legend.emplace_back(kPinShade, "pages pinned");
   if (!std::isnan(t.crash_ms)) legend.emplace_back(kCrashColour, "crash");
   chart.Legend(legend);
   return chart.Svg();
@@ -486,7 +510,30 @@ std::string KeyValueTable(const json& obj, std::string_view css_class) {
   if (!obj.is_object() || obj.empty()) return "";
   std::string out = fmt::format("<table class=\"kv {}\">", css_class);
   for (const auto& [key, value] : obj.items())
-    out += "<tr><th>" + Esc(key) + "</th>" + Cell(value.is_structured() ? Dump(value) : Text(value, "null")) + "</tr>";
+    out += "<tr><th>" + Esc(key) + "</th>" + Cell(value.is_structured() ? Dump(value) : Text(value, "null")) +
+           "</tr>";
+  return out + "</table>\n";
+}
+
+// Arrays of objects of unknown or growing shape (planted faults) as a table over the union of their keys.
+std::string ObjectListTable(const json& list, std::string_view css_class) {
+  if (!list.is_array() || list.empty()) return "";
+  std::vector<std::string> keys;
+  for (const auto& row : list)
+    if (row.is_object())
+      for (const auto& [key, value] : row.items())
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  std::string out = fmt::format("<table class=\"{}\"><tr>", css_class);
+  for (const auto& k : keys) out += "<th>" + Esc(k) + "</th>";
+  out += "</tr>";
+  for (const auto& row : list) {
+    out += "<tr>";
+    for (const auto& k : keys) {
+      const json& v = Member(row, k);
+      out += Cell(v.is_structured() ? Dump(v) : Text(v));
+    }
+    out += "</tr>";
+  }
   return out + "</table>\n";
 }
 
@@ -500,23 +547,25 @@ std::string VerdictClass(std::string_view verdict) {
 std::string PhasesTable(const json& run) {
   const json& phases = Member(run, "phases");
   if (!phases.is_array() || phases.empty()) return "<p class=\"muted\">No phases in this report.</p>\n";
-  std::string out = "<table class=\"phases\">" +
-                    HeaderRow({"phase", "seconds", "writes", "sync", "syncs", "p50", "p99", "p99.9", "max", "pins",
-                               "errors"});
+  std::string out = "<table class=\"phases\">" + HeaderRow({"phase", "seconds", "writes", "sync", "syncs",
+                                                            "p50", "p99", "p99.9", "max", "pins", "errors"});
   for (size_t i = 0; i < phases.size(); ++i) {
     const json& p = phases[i];
     std::string writes;
     const json& w = Member(p, "writes");
     if (w.is_object())
-      for (const auto& [kind, n] : w.items()) writes += fmt::format("{}{} {}", writes.empty() ? "" : ", ", kind, Text(n));
+      for (const auto& [kind, n] : w.items())
+        writes += fmt::format("{}{} {}", writes.empty() ? "" : ", ", kind, Text(n));
     std::string pins = "-";
     const json& pi = Member(p, "pins");
     if (TextAt(pi, "pinner", "none") != "none") {
-      pins = fmt::format("{} {}: {}/{} pages in {} windows", TextAt(pi, "pinner"), TextAt(pi, "reference"),
-                         CountAt(pi, "granted_pages"), CountAt(pi, "requested_pages"), CountAt(pi, "windows"));
+      pins =
+          fmt::format("{} {}: {}/{} pages in {} windows", TextAt(pi, "pinner"), TextAt(pi, "reference"),
+                      CountAt(pi, "granted_pages"), CountAt(pi, "requested_pages"), CountAt(pi, "windows"));
       const json& refused = Member(pi, "refused");
       if (refused.is_array())
-        for (const auto& r : refused) pins += fmt::format(", {} refused {}", TextAt(r, "count"), TextAt(r, "errno"));
+        for (const auto& r : refused)
+          pins += fmt::format(", {} refused {}", TextAt(r, "count"), TextAt(r, "errno"));
     }
     std::string errors;
     for (const char* key : {"sync_errors", "write_errors"}) {
@@ -530,23 +579,25 @@ std::string PhasesTable(const json& run) {
     for (const char* op : kSyncOps) {
       const json& h = Member(Member(p, "sync"), op);
       if (CountAt(h, "count") == 0) continue;
-      op_cells.push_back(Cell(op) + Cell(std::to_string(CountAt(h, "count")), "num") +
-                         Cell(FormatNs(CountAt(h, "p50_ns")), "num") + Cell(FormatNs(CountAt(h, "p99_ns")), "num") +
-                         Cell(FormatNs(CountAt(h, "p999_ns")), "num") + Cell(FormatNs(CountAt(h, "max_ns")), "num"));
+      op_cells.push_back(
+          Cell(op) + Cell(std::to_string(CountAt(h, "count")), "num") +
+          Cell(FormatNs(CountAt(h, "p50_ns")), "num") + Cell(FormatNs(CountAt(h, "p99_ns")), "num") +
+          Cell(FormatNs(CountAt(h, "p999_ns")), "num") + Cell(FormatNs(CountAt(h, "max_ns")), "num"));
     }
-    if (op_cells.empty()) op_cells.push_back(Cell("-") + Cell("0", "num") + "<td></td><td></td><td></td><td></td>");
+    if (op_cells.empty())
+      op_cells.push_back(Cell("-") + Cell("0", "num") + "<td></td><td></td><td></td><td></td>");
     for (size_t k = 0; k < op_cells.size(); ++k) {
       out += "<tr>";
       if (k == 0) {
         std::string rows = fmt::format(" rowspan=\"{}\"", op_cells.size());
         out += fmt::format("<td{}>{}</td><td class=\"num\"{}>{:.2f}</td><td{}>{}</td>", rows,
-                           Esc(TextAt(p, "name", fmt::format("phase {}", i))), rows, NumberAt(p, "seconds"), rows,
-                           Esc(writes));
+                           Esc(TextAt(p, "name", fmt::format("phase {}", i))), rows, NumberAt(p, "seconds"),
+                           rows, Esc(writes));
       }
       out += op_cells[k];
       if (k == 0)
-        out += fmt::format("<td rowspan=\"{0}\">{1}</td><td rowspan=\"{0}\">{2}</td>", op_cells.size(), Esc(pins),
-                           Esc(errors));
+        out += fmt::format("<td rowspan=\"{0}\">{1}</td><td rowspan=\"{0}\">{2}</td>", op_cells.size(),
+                           Esc(pins), Esc(errors));
       out += "</tr>";
     }
   }
@@ -562,7 +613,8 @@ std::string VerificationSection(const json& run) {
   std::string classes;
   const json& c = Member(v, "classes");
   if (c.is_object())
-    for (const auto& [name, n] : c.items()) classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", Text(n), name);
+    for (const auto& [name, n] : c.items())
+      classes += fmt::format("{}{} {}", classes.empty() ? "" : ", ", Text(n), name);
   std::string out = "<table class=\"kv verification\">";
   auto row = [&](std::string_view key, std::string_view value, std::string_view css = "") {
     out += "<tr><th>" + Esc(key) + "</th>" + Cell(value, css) + "</tr>";
@@ -578,19 +630,23 @@ std::string VerificationSection(const json& run) {
   out += "</table>\n";
   const json& by_writer = Member(strict, "by_writer");
   if (by_writer.is_object() && !by_writer.empty()) {
-    out += "<table class=\"strict\"><caption>strict contract by writer: writes completed before a successful sync"
-           "</caption>" +
-           HeaderRow({"writer", "promised", "found on disk", "missing"});
+    out +=
+        "<table class=\"strict\"><caption>strict contract by writer: writes completed before a successful "
+        "sync"
+        "</caption>" +
+        HeaderRow({"writer", "promised", "found on disk", "missing"});
     for (const auto& [kind, t] : by_writer.items())
       out += "<tr>" + Cell(kind) + Cell(std::to_string(CountAt(t, "promised")), "num") +
              Cell(std::to_string(CountAt(t, "found")), "num") +
-             Cell(std::to_string(CountAt(t, "missing")), CountAt(t, "missing") ? "num warn" : "num") + "</tr>";
+             Cell(std::to_string(CountAt(t, "missing")), CountAt(t, "missing") ? "num warn" : "num") +
+             "</tr>";
     out += "</table>\n";
   }
   const json& list = Member(v, "violations");
   if (list.is_array() && !list.empty()) {
     out += fmt::format("<table class=\"violations\"><caption>violations ({} listed here of {})</caption>",
-                       std::min(list.size(), kListedViolations), list.size() + CountAt(v, "violations_not_listed")) +
+                       std::min(list.size(), kListedViolations),
+                       list.size() + CountAt(v, "violations_not_listed")) +
            HeaderRow({"contract", "kind", "block", "offset", "expected gen", "found", "found gen", "writer",
                       "promised by"});
     for (size_t i = 0; i < list.size() && i < kListedViolations; ++i) {
@@ -602,7 +658,8 @@ std::string VerificationSection(const json& run) {
              Cell(TextAt(x, "sync_op") + " #" + TextAt(x, "sync_id")) + "</tr>";
     }
     out += "</table>\n";
-    size_t more = list.size() - std::min(list.size(), kListedViolations) + CountAt(v, "violations_not_listed");
+    size_t more =
+        list.size() - std::min(list.size(), kListedViolations) + CountAt(v, "violations_not_listed");
     if (more) out += fmt::format("<p class=\"muted\">{} more violation(s) are not listed here.</p>\n", more);
   }
   return out;
@@ -630,13 +687,14 @@ std::string KernelSection(const json& run) {
     out += "<table class=\"hangs\"><caption>hangs</caption>" +
            HeaderRow({"thread", "in", "tid", "seconds", "wchan", "kernel stack"});
     for (const auto& h : hangs)
-      out += "<tr>" + Cell(TextAt(h, "role"), "fail") + Cell(TextAt(h, "op")) + Cell(TextAt(h, "tid"), "num") +
-             Cell(fmt::format("{:.1f}", NumberAt(h, "seconds")), "num") + Cell(TextAt(h, "wchan")) + "<td><pre>" +
-             Esc(TextAt(h, "kernel_stack")) + "</pre></td></tr>";
+      out += "<tr>" + Cell(TextAt(h, "role"), "fail") + Cell(TextAt(h, "op")) +
+             Cell(TextAt(h, "tid"), "num") + Cell(fmt::format("{:.1f}", NumberAt(h, "seconds")), "num") +
+             Cell(TextAt(h, "wchan")) + "<td><pre>" + Esc(TextAt(h, "kernel_stack")) + "</pre></td></tr>";
     out += "</table>\n";
   }
   const json& errors = Member(run, "sync_errors");
-  if (errors.is_object() && !errors.empty()) out += "<h3>sync errors</h3>" + KeyValueTable(errors, "sync-errors");
+  if (errors.is_object() && !errors.empty())
+    out += "<h3>sync errors</h3>" + KeyValueTable(errors, "sync-errors");
   return out;
 }
 
@@ -651,7 +709,8 @@ std::string TimelineSummary(const Timeline& t) {
 
 std::string RunSection(const json& run) {
   std::string verdict = TextAt(run, "verdict", "unknown");
-  std::string out = fmt::format("<div class=\"verdict {}\">verdict: <b>{}</b>", VerdictClass(verdict), Esc(verdict));
+  std::string out =
+      fmt::format("<div class=\"verdict {}\">verdict: <b>{}</b>", VerdictClass(verdict), Esc(verdict));
   const json& reasons = Member(run, "reasons");
   if (reasons.is_array() && !reasons.empty()) {
     out += "<ul>";
@@ -681,6 +740,11 @@ std::string RunSection(const json& run) {
   if (!kernel.empty()) out += "<h3>kernel, hangs and errors</h3>\n" + kernel;
   const json& crash = Member(run, "crash");
   if (crash.is_object()) out += "<h3>crash</h3>\n" + KeyValueTable(crash, "crash");
+  const json& balance = Member(run, "pin_balance");
+  if (balance.is_object()) out += "<h3>pin balance</h3>\n" + KeyValueTable(balance, "pin-balance");
+  const json& planted = Member(run, "planted");
+  if (planted.is_array() && !planted.empty())
+    out += "<h3>planted faults</h3>\n" + ObjectListTable(planted, "planted");
   return out;
 }
 
@@ -743,8 +807,11 @@ std::string MatrixSection(const json& doc) {
         std::string outcome = TextAt(cell, "outcome", TextAt(run, "verdict", "no outcome"));
         std::string css = OutcomeClass(outcome);
         ++tally[css];
-        out += fmt::format("<a class=\"cell {}\" href=\"#cell-{}\">{}<br><small>p99 {} → {}</small></a>", css, i,
-                           Esc(outcome), Esc(PhaseP99(run, "baseline")), Esc(PhaseP99(run, "pinned")));
+        // The matrix's own p99 columns when it wrote them, else from the cell's run.
+        std::string p99_baseline = TextAt(cell, "p99_baseline", PhaseP99(run, "baseline"));
+        std::string p99_pinned = TextAt(cell, "p99_pinned", PhaseP99(run, "pinned"));
+        out += fmt::format("<a class=\"cell {}\" href=\"#cell-{}\">{}<br><small>p99 {} → {}</small></a>", css,
+                           i, Esc(outcome), Esc(p99_baseline), Esc(p99_pinned));
       }
       out += "</td>";
     }
@@ -761,9 +828,10 @@ std::string MatrixSection(const json& doc) {
     std::string name = fmt::format("{} / {} / {} / {}", TextAt(cell, "pinner", "?"), TextAt(cell, "fs", "?"),
                                    TextAt(cell, "mapping", "?"), TextAt(cell, "sync", "?"));
     std::string outcome = TextAt(cell, "outcome", TextAt(Member(cell, "report"), "verdict", "no outcome"));
-    out += fmt::format("<details class=\"cell-report\" id=\"cell-{}\"><summary><span class=\"cell {}\">{}</span> {}"
-                       "</summary>\n",
-                       i, OutcomeClass(outcome), Esc(outcome), Esc(name));
+    out += fmt::format(
+        "<details class=\"cell-report\" id=\"cell-{}\"><summary><span class=\"cell {}\">{}</span> {}"
+        "</summary>\n",
+        i, OutcomeClass(outcome), Esc(outcome), Esc(name));
     const json& run = Member(cell, "report");
     out += run.is_object() ? RunSection(run) : "<p class=\"muted\">No run report for this cell.</p>\n";
     out += "</details>\n";
@@ -777,7 +845,7 @@ h1 { font-size: 1.5em; } h3 { margin-top: 1.5em; border-bottom: 1px solid #ddd; 
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } caption { text-align: left; font-weight: bold; padding: 4px 0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code, pre { font: 12px/1.3 ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; margin: 0; }
 .pass { background: #c8e6c9; } .fail { background: #ffcdd2; } .skip { background: #e0e0e0; }
 .error { background: #ffe0b2; } .warn { background: #fff9c4; } .muted { color: #666; }
@@ -809,15 +877,16 @@ std::string RenderHtml(const nlohmann::json& doc) {
     const json& env = Member(doc, "environment");
     body = "<h1>" + Esc(title) + "</h1>\n<p>" +
            Esc(fmt::format("kernel {} · {} · pinner {} · {}", TextAt(env, "kernel", "?"),
-                           TextAt(env, "fs_detail", TextAt(env, "fs", "?")), TextAt(Member(doc, "run"), "pinner", "?"),
-                           SyncOpName(doc))) +
+                           TextAt(env, "fs_detail", TextAt(env, "fs", "?")),
+                           TextAt(Member(doc, "run"), "pinner", "?"), SyncOpName(doc))) +
            "</p>\n" + RunSection(doc);
   }
   body += fmt::format("<p class=\"muted\">rendered by longpin from a report of schema version {}</p>\n",
                       Esc(TextAt(doc, "schema_version", "unknown")));
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
+      "'unsafe-inline'\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n{}</body>\n</html>\n",
       Esc(title), kStyle, body);

@@ -74,8 +74,8 @@ std::vector<std::string> EventLines(const json& run) {
   const json& hangs = Member(run, "hangs");
   if (hangs.is_array())
     for (const auto& h : hangs) {
-      out.push_back(fmt::format("hang: {} in {} for {:.1f} s, wchan {}", TextAt(h, "role", "?"), TextAt(h, "op", "?"),
-                                NumberAt(h, "seconds"), TextAt(h, "wchan", "?")));
+      out.push_back(fmt::format("hang: {} in {} for {:.1f} s, wchan {}", TextAt(h, "role", "?"),
+                                TextAt(h, "op", "?"), NumberAt(h, "seconds"), TextAt(h, "wchan", "?")));
       std::string stack = TextAt(h, "kernel_stack");
       size_t start = 0;
       while (start < stack.size()) {
@@ -87,7 +87,8 @@ std::vector<std::string> EventLines(const json& run) {
     }
   const json& errors = Member(run, "sync_errors");
   if (errors.is_object())
-    for (const auto& [what, n] : errors.items()) out.push_back(fmt::format("sync error {} x{}", what, Text(n, "?")));
+    for (const auto& [what, n] : errors.items())
+      out.push_back(fmt::format("sync error {} x{}", what, Text(n, "?")));
   return out;
 }
 
@@ -120,17 +121,18 @@ ReportCase VerificationCase(const json& run) {
   if (!v.is_object()) {
     c.result = ReportCase::Result::kSkip;
     std::vector<std::string> reasons = Strings(Member(run, "reasons"));
-    c.message = "not verified: " + (reasons.empty() ? std::string("no verification in this report") : reasons[0]);
+    c.message =
+        "not verified: " + (reasons.empty() ? std::string("no verification in this report") : reasons[0]);
     return c;
   }
   c.seconds = NumberAt(v, "seconds");
   uint64_t kernel = CountAt(Member(v, "kernel_contract"), "violations");
   const json& strict = Member(v, "strict_contract");
   uint64_t strict_misses = CountAt(strict, "misses");
-  c.output = fmt::format("mode {}, method {}, {} blocks checked; kernel contract: {} violation(s); strict contract: {} "
-                         "miss(es)",
-                         TextAt(v, "mode", "?"), TextAt(v, "method", "?"), CountAt(v, "checked_blocks"), kernel,
-                         strict_misses);
+  c.output = fmt::format(
+      "mode {}, method {}, {} blocks checked; kernel contract: {} violation(s); strict contract: {} "
+      "miss(es)",
+      TextAt(v, "mode", "?"), TextAt(v, "method", "?"), CountAt(v, "checked_blocks"), kernel, strict_misses);
   const json& by_writer = Member(strict, "by_writer");
   if (by_writer.is_object())
     for (const auto& [kind, t] : by_writer.items())
@@ -141,15 +143,15 @@ ReportCase VerificationCase(const json& run) {
   // Only the kernel contract fails a run (DESIGN.md); strict misses are measured and listed, not failed.
   if (kernel) {
     c.result = ReportCase::Result::kFail;
-    c.message = fmt::format("{} kernel-contract violation(s), {} strict-contract miss(es)", kernel, strict_misses);
+    c.message =
+        fmt::format("{} kernel-contract violation(s), {} strict-contract miss(es)", kernel, strict_misses);
   }
   return c;
 }
 
 ReportCase VerdictCase(const json& run) {
   ReportCase c;
-  c.name = "verdict";
-  c.seconds = RunSeconds(run);
+  c.name = "verdict";  // a judgement, not a step: its time is 0 so that the suite's time is the run's
   std::string verdict = TextAt(run, "verdict");
   std::vector<std::string> reasons = Strings(Member(run, "reasons"));
   c.message = Join(reasons, "; ");
@@ -171,7 +173,8 @@ ReportCase VerdictCase(const json& run) {
     c.result = ReportCase::Result::kSkip;
   } else {
     c.result = ReportCase::Result::kError;
-    if (verdict.empty()) c.message = "no verdict in this report" + (c.message.empty() ? "" : "; " + c.message);
+    if (verdict.empty())
+      c.message = "no verdict in this report" + (c.message.empty() ? "" : "; " + c.message);
   }
   if (c.message.empty() && c.result != ReportCase::Result::kPass) c.message = "verdict " + verdict;
   return c;
@@ -249,13 +252,25 @@ std::string EscapeMarkup(std::string_view text) {
     const auto byte = static_cast<unsigned char>(text[i]);
     if (byte < 0x80) {
       switch (byte) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
         case '\t':
-        case '\n': out += char(byte); break;
+        case '\n':
+          out += char(byte);
+          break;
         default:
           if (byte < 0x20 || byte == 0x7f)
             out += fmt::format("\\x{:02x}", byte);
@@ -268,7 +283,8 @@ std::string EscapeMarkup(std::string_view text) {
     // A well-formed multi-byte sequence (no overlongs, no surrogates, at most U+10FFFF) is copied as it is.
     size_t len = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc2 ? 2 : 0;
     bool valid = len && byte <= 0xf4 && i + len <= text.size();
-    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    for (size_t k = 1; valid && k < len; ++k)
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
     if (valid && len >= 3) {
       const auto second = static_cast<unsigned char>(text[i + 1]);
       if (byte == 0xe0 && second < 0xa0) valid = false;
@@ -294,12 +310,12 @@ std::string TestName(std::string_view text) {
 }
 
 std::string ViolationLine(const json& v) {
-  return fmt::format("{} {}: block {} (offset {}) expected generation >= {}, found {} (generation {}), writer {}, "
-                     "promised by {} #{}",
-                     TextAt(v, "contract", "?"), TextAt(v, "kind", "?"), TextAt(v, "block", "?"),
-                     TextAt(v, "offset", "?"), TextAt(v, "expected_generation", "?"), TextAt(v, "found", "?"),
-                     TextAt(v, "found_generation", "?"), TextAt(v, "writer", "?"), TextAt(v, "sync_op", "?"),
-                     TextAt(v, "sync_id", "?"));
+  return fmt::format(
+      "{} {}: block {} (offset {}) expected generation >= {}, found {} (generation {}), writer {}, "
+      "promised by {} #{}",
+      TextAt(v, "contract", "?"), TextAt(v, "kind", "?"), TextAt(v, "block", "?"), TextAt(v, "offset", "?"),
+      TextAt(v, "expected_generation", "?"), TextAt(v, "found", "?"), TextAt(v, "found_generation", "?"),
+      TextAt(v, "writer", "?"), TextAt(v, "sync_op", "?"), TextAt(v, "sync_id", "?"));
 }
 
 std::vector<ReportCase> RunCases(const json& run) {

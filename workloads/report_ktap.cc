@@ -36,8 +36,9 @@ std::string OneLine(std::string_view text) {
 void AppendResult(std::string& out, std::string_view indent, size_t number, const ReportCase& c) {
   if (!c.output.empty()) AppendDiagnostic(out, indent, c.output);
   if (c.result == ReportCase::Result::kFail || c.result == ReportCase::Result::kError) {
-    if (!c.message.empty())
-      AppendDiagnostic(out, indent, (c.result == ReportCase::Result::kError ? "error: " : "failed: ") + c.message);
+    if (!c.message.empty() && (c.details.empty() || c.details[0] != c.message))
+      AppendDiagnostic(out, indent,
+                       (c.result == ReportCase::Result::kError ? "error: " : "failed: ") + c.message);
     for (const auto& line : c.details) AppendDiagnostic(out, indent, line);
   }
   bool ok = c.result == ReportCase::Result::kPass || c.result == ReportCase::Result::kSkip;

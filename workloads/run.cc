@@ -13,13 +13,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
+#include "core/dm_log_writes.h"
 #include "core/kernel_log.h"
 #include "core/run_directory.h"
 #include "core/units.h"
 #include "verifiers/disk_reader.h"
+#include "verifiers/log_writes_replay.h"
+#include "workloads/phase_threads.h"
 #include "workloads/pin_driver.h"
 #include "workloads/run_state.h"
 #include "workloads/scenario.h"
@@ -30,6 +35,63 @@
 namespace longpin {
 
 std::atomic<bool> g_interrupted{false};
+
+// A phase whose threads stay in the kernel past --hang-threshold (issue 7) ------------------------------------
+namespace {
+
+AbandonHook g_abandon_hook;
+
+// The stuck threads may still use the mapping, the log and the filesystem: nothing is cleaned up or verified.
+// The report (every stuck thread's kernel stack, kernel events) is written out, then the process ends.
+[[noreturn]] void AbandonRun(RunReport& report, HangWatchdog& watchdog, KernelLogMonitor& kmsg,
+                             const std::vector<pid_t>& stuck, const std::string& phase, double threshold_s) {
+  auto reported = [](const std::vector<HangReport>& hangs, pid_t tid) {
+    return std::any_of(hangs.begin(), hangs.end(), [tid](const HangReport& h) { return h.tid == tid; });
+  };
+  // The watchdog catches a stuck op within one scan (100 ms); a thread stuck outside a watched op never shows
+  // there and is described from /proc here.
+  std::vector<HangReport> hangs;
+  for (int i = 0; i < 20; ++i) {
+    hangs = watchdog.Reports();
+    if (std::all_of(stuck.begin(), stuck.end(), [&](pid_t t) { return reported(hangs, t); })) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (pid_t tid : stuck) {
+    if (reported(hangs, tid)) continue;
+    HangReport h;
+    h.role = "thread " + std::to_string(tid);
+    h.op = "end of phase " + phase;
+    h.tid = tid;
+    h.seconds = threshold_s;
+    const std::string task = "/proc/self/task/" + std::to_string(tid);
+    std::ifstream wchan(task + "/wchan"), stack(task + "/stack");
+    std::getline(wchan, h.wchan);
+    std::ostringstream text;
+    text << stack.rdbuf();
+    h.kernel_stack = text.str();
+    if (h.kernel_stack.empty()) h.kernel_stack = "(kernel stack not readable: needs root)";
+    hangs.push_back(std::move(h));
+  }
+  report.hangs = std::move(hangs);
+  kmsg.Stop();
+  report.kernel_events = kmsg.Events();
+  ConcludeVerdict(report);
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%g s", threshold_s);
+  SetVerdict(report, "fail", kExitFail,
+             std::to_string(stuck.size()) + " thread(s) still in the kernel " + waited + " after phase " + phase + " ended: left to the kernel; no verification, no cleanup (`longpin "
+                 "cleanup` removes what is left once they return)");
+  if (g_abandon_hook) g_abandon_hook(report);
+  else std::fputs(RenderSummary(report).c_str(), stdout);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::_exit(report.exit_code);
+}
+
+}  // namespace
+
+void SetAbandonHook(AbandonHook hook) { g_abandon_hook = std::move(hook); }
+// --------------------------------------------------------------------------------------------------------------
 
 namespace {
 
@@ -83,6 +145,89 @@ Status ShutdownUserFilesystem(const std::string& mount_point) {
   return s;
 }
 
+// --crash log-writes (issue 6) begin ----------------------------------------------------------------------
+// After the run: remove the device (which completes the log), replay the log to every sync mark, verify each
+// crash state against the syncs marked before it, and add the states' results to the sync check's.
+void CheckLogWritesCrashStates(const RunConfig& cfg, LogWritesStack& stack, const std::string& work_dir,
+                               const std::string& expected_log, const StampPattern& pattern, uint64_t block_count,
+                               const BeforeVerifyHook& hook, RunReport& report) {
+  const std::string marks = std::to_string(stack.marks_placed()) + " mark(s) placed (" +
+                            std::to_string(int(stack.mark_seconds_mean() * 1e6)) + " us mean, " +
+                            std::to_string(int(stack.mark_seconds_max() * 1e6)) + " us max per mark)";
+  if (stack.mark_failures() > 0)
+    SetVerdict(report, "error", kExitError,
+               "log-writes: " + std::to_string(stack.mark_failures()) + " mark(s) failed: " + stack.first_mark_error());
+  if (Status s = stack.Teardown(); !s.ok()) {
+    SetVerdict(report, "error", kExitError, "log-writes: " + s.message());
+    return;
+  }
+  auto contents = ReadExpectedLog(expected_log);
+  if (!contents.ok()) {
+    SetVerdict(report, "error", kExitError, contents.status().message());
+    return;
+  }
+  LogWritesCheckConfig c;
+  c.log_image = stack.log_image();
+  c.data_bytes = stack.data_bytes();
+  c.work_dir = work_dir;
+  c.fs = *ParseFsType(cfg.fs);
+  c.mount_options = cfg.mount_options;
+  c.target_name = "target";
+  c.mark_prefix = LogWritesStack::kSyncMarkPrefix;
+  c.log = &*contents;
+  c.pattern = &pattern;
+  c.block_count = block_count;
+  if (hook)
+    c.plant = [&](ScratchFs& fs, const std::string& target, const ExpectedState& ex) {
+      BeforeVerify args{&fs, target, pattern, ex, &report.planted};
+      return hook(args);
+    };
+  auto r = CheckLogWritesStates(c);
+  if (!r.ok()) {
+    SetVerdict(report, "error", kExitError, "log-writes replay: " + r.status().message());
+    return;
+  }
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "log-writes: %s; %zu crash state(s) checked in %.2f s (%.2f states/s); %llu kernel-contract "
+                "violation(s), %llu strict miss(es); log: %llu entries, %llu writes (%.1f MiB), %llu flushes, "
+                "%llu FUA, %llu discards",
+                marks.c_str(), r->states.size(), r->seconds, r->states_per_second,
+                static_cast<unsigned long long>(r->kernel_violations), static_cast<unsigned long long>(r->strict_misses),
+                static_cast<unsigned long long>(r->entries), static_cast<unsigned long long>(r->writes),
+                double(r->bytes_replayed) / (1 << 20), static_cast<unsigned long long>(r->flushes),
+                static_cast<unsigned long long>(r->fua), static_cast<unsigned long long>(r->discards));
+  report.notes.push_back(line);
+  if (!r->log_complete)
+    SetVerdict(report, "error", kExitError,
+               "log-writes: the log does not end with the target's end mark (log device full?): later states unchecked");
+  if (r->states.size() != stack.marks_placed())
+    SetVerdict(report, "error", kExitError,
+               "log-writes: " + std::to_string(stack.marks_placed()) + " mark(s) placed but " +
+                   std::to_string(r->states.size()) + " found in the log");
+  Verification& v = *report.verification;
+  for (const CrashStateCheck& st : r->states) {
+    if (!st.error.empty()) {
+      SetVerdict(report, "fail", kExitFail, "log-writes: crash state at mark " + st.mark + ": " + st.error);
+      continue;
+    }
+    v.kernel_violations += st.verification.kernel_violations;
+    v.strict_misses += st.verification.strict_misses;
+    for (const Violation& x : st.verification.violations) {
+      if (v.violations.size() < 1000) v.violations.push_back(x);
+      else ++v.violations_dropped;
+    }
+    if (st.verification.kernel_violations > 0) {
+      const Violation& f = st.verification.violations.front();
+      report.reasons.push_back("log-writes: crash state at mark " + st.mark + " (log entry " + std::to_string(st.entry) +
+                               "): " + std::to_string(st.verification.kernel_violations) + " kernel-contract violation(s); first: block " +
+                               std::to_string(f.block) + " " + f.kind + ", promised generation " +
+                               std::to_string(f.expected_generation) + " by sync " + std::to_string(f.sync_id) + ", found " + f.found);
+    }
+  }
+}
+// --crash log-writes (issue 6) end ------------------------------------------------------------------------
+
 }  // namespace
 
 const char* CrashModelName(CrashModel c) {
@@ -90,6 +235,7 @@ const char* CrashModelName(CrashModel c) {
     case CrashModel::kNone: return "none";
     case CrashModel::kShutdown: return "shutdown";
     case CrashModel::kPowerCut: return "power-cut";
+    case CrashModel::kLogWrites: return "log-writes";
   }
   return "?";
 }
@@ -183,6 +329,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   }
   RunDirectory run_dir = *dir;
   report.run_dir = run_dir.path();
+  std::unique_ptr<LogWritesStack> log_writes;  // --crash log-writes: the device under scratch (outlives it)
   std::unique_ptr<ScratchFs> scratch;
   Target target;
 
@@ -204,6 +351,11 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       }
     } else if (keep_target && !report.target_path.empty()) {
       report.notes.push_back("target kept at " + report.target_path);
+    }
+    if (log_writes) {  // --crash log-writes: the device and the loops go; with --keep the images stay
+      Status s = cfg.keep ? log_writes->Teardown() : log_writes->Remove();
+      if (!s.ok()) report.notes.push_back("cleanup: " + s.message());
+      log_writes.reset();
     }
     if (!cfg.keep && report.verdict == "pass") {
       if (Status s = run_dir.Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
@@ -231,6 +383,30 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     file_path = path + "/longpin-target-" + run_dir.path().substr(run_dir.path().rfind('-') + 1);
     report.fs = FsNameOf(path);
     report.fs_detail = "dir:" + path + " (" + report.fs + ")";
+  } else if (cfg.crash == CrashModel::kLogWrites) {
+    // --crash log-writes (issue 6): the scratch filesystem made on a dm-log-writes device over two loop devices.
+    const std::string tag = run_dir.path().substr(run_dir.path().rfind("/run-") + 5);
+    auto stack = LogWritesStack::Create(run_dir.path(), tag, image_bytes, std::max<uint64_t>(16ull << 30, 8 * image_bytes));
+    if (!stack.ok()) {
+      const bool cannot = stack.status().err() == ENOTSUP;
+      SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
+                 cannot ? stack.status().what() : stack.status().message());
+      run_dir.Remove();
+      return report;
+    }
+    log_writes = std::move(*stack);
+    auto fs = ScratchFs::CreateOnDevice(log_writes->device(), run_dir.path() + "/mnt", *ParseFsType(cfg.fs), true,
+                                        cfg.mount_options);
+    if (!fs.ok()) {
+      const bool cannot = fs.status().err() == ENOTSUP;
+      SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError, fs.status().message());
+      return finish();
+    }
+    scratch = std::move(*fs);
+    file_path = scratch->mount_point() + "/target";
+    report.fs = cfg.fs;
+    report.fs_detail = cfg.fs + " on dm-log-writes " + log_writes->dm_name() + " (data " + log_writes->data_image() +
+                       ", log " + log_writes->log_image() + ", sparse)";
   } else {
     auto fs = ScratchFs::Create(run_dir.path(), *ParseFsType(cfg.fs), image_bytes, cfg.mount_options);
     if (!fs.ok()) {
@@ -268,6 +444,10 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     target = std::move(*t);
   }
   report.target_path = target.path();
+  if (log_writes) {  // the target's directory entry is durable before the first mark promises its data
+    int dfd = ::open(scratch->mount_point().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) ::fsync(dfd), ::close(dfd);
+  }
   report.mapping_detail = target.detail();
   if (!uses_fs) report.fs_detail = target.detail();
   if (!target.note().empty()) report.notes.push_back(target.note());
@@ -283,6 +463,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   ctx.generations.assign(ctx.block_count, 0);
   const bool pinner_writes = cfg.writers.dma > 0;
   ctx.writer_total = std::max(1, cfg.writers.cpu + cfg.writers.pwrite + (pinner_writes ? 1 : 0));
+  if (log_writes) ctx.on_sync_success = [&log_writes](uint64_t sync_id) { log_writes->MarkSync(sync_id); };
 
   // Power cut: the log and the state go to the state directory, durably (group commit).
   const bool power_cut = cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty();
@@ -375,7 +556,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     std::vector<SyncerTally> sync_t(sync_w.size());
     PinDriverTally pin_t;
     pin_t.run_start_ns = run_start_ns;
-    std::vector<std::thread> threads;
+    PhaseThreads threads;
     int writer_id = 0;
     for (size_t i = 0; i < cpu_w.size(); ++i, ++writer_id)
       threads.emplace_back(RunCpuWriter, std::ref(ctx), writer_id, seeds.Next(), cpu_w[i].lane, cpu_w[i].slot,
@@ -434,7 +615,8 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     }
     const auto stop_t0 = std::chrono::steady_clock::now();
     ctx.phase_stop.store(true);
-    for (auto& t : threads) t.join();
+    if (!threads.JoinUntil(stop_t0 + std::chrono::nanoseconds(uint64_t(cfg.hang_threshold_s * 1e9))))
+      AbandonRun(report, watchdog, kmsg, threads.StuckTids(), phase, cfg.hang_threshold_s);
     if (crashed) report.crash->stop_s = Seconds(stop_t0);
     pr.seconds = Seconds(t0);
     main_w.lane->Append(RecordType::kPhase, uint8_t(p), 0, 0, MonotonicNs(), 0);
@@ -579,6 +761,14 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
         if (report.verdict == "error" && report.reasons.empty()) SetVerdict(report, "pass", kExitPass, "");
       }
     }
+  }
+  if (log_writes && report.verification) {  // --crash log-writes (issue 6): every mark's crash state
+    target.Close(true);
+    if (scratch) {
+      if (Status s = scratch->Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
+      scratch.reset();
+    }
+    CheckLogWritesCrashStates(cfg, *log_writes, run_dir.path(), elog->path(), *ctx.pattern, ctx.block_count, hook, report);
   }
   kmsg.Stop();
   report.kernel_events = kmsg.Events();

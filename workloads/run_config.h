@@ -18,7 +18,7 @@ struct WriterCounts {
   int total() const { return cpu + pwrite + dma; }
 };
 
-enum class CrashModel { kNone, kShutdown, kPowerCut };
+enum class CrashModel { kNone, kShutdown, kPowerCut, kLogWrites };
 const char* CrashModelName(CrashModel c);
 
 struct RunConfig {
@@ -47,7 +47,8 @@ struct RunConfig {
   MappingKind mapping = MappingKind::kShared;
   // Crash models. none: sync verification. shutdown: FS_IOC_SHUTDOWN(NOLOGFLUSH) of the scratch filesystem at
   // the crash point, unmount, mount (log recovery), verify. power-cut: the log goes durably to state_dir for
-  // a `longpin verify` after a real power cut.
+  // a `longpin verify` after a real power cut. log-writes: the scratch filesystem on dm-log-writes, a mark after
+  // every successful sync, every mark's crash state replayed and verified after the run (docs/log-writes.md).
   CrashModel crash = CrashModel::kNone;
   double crash_at_s = -1;           // seconds into the crash phase; < 0: seeded random in [20%, 80%]
   int crash_iterations = 1;

@@ -20,7 +20,7 @@ SelftestReport RunSelftest(const SelftestConfig& cfg) {
   for (const std::string& fs : cfg.filesystems) {
     RunConfig rc = cfg.base;
     rc.fs = fs;
-    rc.crash = CrashModel::kShutdown;
+    rc.crash = cfg.crash;
     rc.json_path.clear();
     if (cfg.plant) {
       rc.seed = seed++;

@@ -16,6 +16,7 @@ struct SelftestConfig {
   std::vector<std::string> filesystems = {"ext4", "xfs"};
   int clean_runs = 3;      // per filesystem
   bool plant = true;
+  CrashModel crash = CrashModel::kShutdown;  // or kLogWrites: faults planted into the last replayed state
   RunConfig base;          // duration, size, pinner, writers of each cycle
 };
 

@@ -43,6 +43,7 @@ int RunOneSync(WorkloadContext& ctx, SyncOpKind op, uint16_t syncer, LogLane* la
   // Durable logs (power cut): the sync's records and the writes it promised go out now, not when chunks fill.
   lane->Publish();
   lane->RequestPublishAll();
+  if (err == 0 && SyncOpPromises(op) && ctx.on_sync_success) ctx.on_sync_success(id);
   if (tally) {
     tally->latency.Record(dur);
     if (err) tally->errors[std::string(SyncOpName(op)) + " " + std::string(ErrnoName(err))]++;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct WorkloadContext {
   std::atomic<uint64_t> next_sync_id{1};
   std::atomic<uint32_t> next_pin_epoch{1};
   uint32_t phase_index = 0;
+  // Called by the syncer thread after each successful promising sync, before its next sync (log-writes
+  // puts a mark in the device's log here). Must be thread-safe when there are several syncers.
+  std::function<void(uint64_t sync_id)> on_sync_success;
 
   size_t block_size() const { return pattern->block_size(); }
   // The i-th block owned by writer w (i counts from 0); block_count when past the end.

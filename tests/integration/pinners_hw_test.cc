@@ -151,8 +151,9 @@ void PinWriteCheckOnMemfd(const char* pinner_name, PinnerOptions opts) {
   ASSERT_TRUE(g.ok()) << g.status().message();
   EXPECT_EQ(g->bytes, w.length);
   const PinCounterSnapshot held = ReadPinCounters();
-  if (before.available && held.refreshed)
+  if (before.available && held.refreshed) {
     EXPECT_GE(held.acquired - before.acquired, w.length / 4096) << "a long-term pin must move nr_foll_pin_acquired";
+  }
 
   StampPattern pattern(0x5eed, kBlock);
   std::vector<std::byte> src(kBlock);
@@ -171,8 +172,9 @@ void PinWriteCheckOnMemfd(const char* pinner_name, PinnerOptions opts) {
   Status u = pinner.Unpin(w);
   EXPECT_TRUE(u.ok()) << u.message();
   const PinCounterSnapshot after = ReadPinCounters();
-  if (before.available && after.refreshed)
+  if (before.available && after.refreshed) {
     EXPECT_EQ(after.acquired - before.acquired, after.released - before.released) << "pins leaked";
+  }
 }
 
 TEST(RdmaDevice, PinsAndRdmaWritesIntoAMemfdWindow) {

@@ -159,7 +159,7 @@ std::string Fmt(const char* what, int64_t got, int64_t want) {
 
 // DMA writes into a shared ext4 mapping: each pinner that writes must land the bytes in the mapping (pin
 // coherence) and, after fsync, on disk; the kernel's FOLL_PIN accounting must move by the pages written
-// (pins_per_write pages) and return to balance.
+// (expect_pins_per_page per page written) and return to balance.
 std::string DmaIntoExt4(const std::string& pinner, double hold_s, int64_t expect_pins_per_page) {
   Ext4Target t;
   if (!t.error.empty()) return "SKIP: scratch ext4: " + t.error;
@@ -206,7 +206,8 @@ std::string DmaIntoExt4(const std::string& pinner, double hold_s, int64_t expect
 
 TEST(PinnerNoHw, OdirectDmaLandsInSharedExt4Mapping) {
   if (auto why = NeedRoot()) GTEST_SKIP() << *why;
-  EXPECT_CHILD_OK([] { return DmaIntoExt4("odirect", 0, 1); });
+  // Two pins per page: the O_DIRECT write of the source pins the bounce buffer, the O_DIRECT read the target.
+  EXPECT_CHILD_OK([] { return DmaIntoExt4("odirect", 0, 2); });
 }
 
 TEST(PinnerNoHw, ProcessVmDmaLandsInSharedExt4Mapping) {
@@ -400,6 +401,25 @@ TEST(PinnerNoHwRun, IoUringRefusalIsAnOutcomeOnExt4) {
   EXPECT_EQ((*ph)["pins"]["refused"][0]["errno"], "EFAULT");
   EXPECT_EQ((*ph)["writes"]["dma"].get<uint64_t>(), 0u);
   EXPECT_GT((*ph)["writes"]["cpu"].get<uint64_t>(), 0u);
+  EXPECT_EQ(o.report["verification"]["kernel_contract"]["violations"].get<uint64_t>(), 0u);
+}
+
+// io_uring on memfd through the whole run: every window granted, READ_FIXED DMA writes verified in the
+// backing memfd, and the FOLL_PIN counters moved and came back to balance.
+TEST(PinnerNoHwRun, IoUringGrantedAndWritesOnMemfd) {
+  if (auto why = NeedRoot()) GTEST_SKIP() << *why;
+  if (auto why = FindPinner("io_uring")->unavailable()) GTEST_SKIP() << *why;
+  RunOutcome o = RunLongpin("--fs ext4 --mapping memfd --size 16M --pinner io_uring --writers cpu:1,dma:1 "
+                            "--duration 1s --phases pinned --pin-window 256K");
+  ASSERT_FALSE(o.report.is_discarded()) << o.output;
+  EXPECT_EQ(o.report["verdict"], "pass") << o.output;
+  const nlohmann::json* ph = PinnedPhase(o.report);
+  ASSERT_NE(ph, nullptr) << o.output;
+  EXPECT_GT((*ph)["pins"]["granted_pages"].get<uint64_t>(), 0u) << o.output;
+  EXPECT_TRUE((*ph)["pins"]["refused"].empty()) << (*ph)["pins"]["refused"].dump();
+  EXPECT_GT((*ph)["writes"]["dma"].get<uint64_t>(), 0u) << o.output;
+  EXPECT_TRUE((*ph)["write_errors"].empty()) << (*ph)["write_errors"].dump();
+  EXPECT_GE((*ph)["pins"]["foll_pin_acquired"].get<int64_t>(), (*ph)["pins"]["granted_pages"].get<int64_t>());
   EXPECT_EQ(o.report["verification"]["kernel_contract"]["violations"].get<uint64_t>(), 0u);
 }
 

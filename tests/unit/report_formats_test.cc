@@ -1,5 +1,6 @@
-// Report renderers: JUnit is well-formed XML with the right counts, KTAP passes a KTAP v1 check, the HTML page
-// holds its charts, fetches nothing and escapes what the kernel wrote; no renderer trips over a missing key.
+// Report renderers: JUnit is well-formed XML with the right counts, KTAP passes a KTAP v1 check, the HTML
+// page holds its charts, fetches nothing and escapes what the kernel wrote; no renderer trips over a missing
+// key.
 #include "workloads/report_formats.h"
 
 #include <gtest/gtest.h>
@@ -19,7 +20,8 @@ using nlohmann::json;
 
 // RenderJson refuses invalid UTF-8, so the sample run gets the markup and the tests add the bad bytes.
 constexpr const char* kScriptKernelLine = "EXT4-fs warning: <script>alert(1)</script>";
-constexpr const char* kHostileKernelLine = "EXT4-fs warning: <script>alert(\"pwned\")</script> & ]]> \x01 \xff end";
+constexpr const char* kHostileKernelLine =
+    "EXT4-fs warning: <script>alert(\"pwned\")</script> & ]]> \x01 \xff end";
 
 // A run document as `longpin run --json` writes it: rendered by the real RenderJson, then given a timeline.
 json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timeline) {
@@ -70,13 +72,15 @@ json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timel
                             .sync_id = 9,
                             .sync_op = "fsync"});
   r.verification = v;
-  if (kernel_violations) r.reasons.push_back(std::to_string(kernel_violations) + " kernel-contract violation(s)");
+  if (kernel_violations)
+    r.reasons.push_back(std::to_string(kernel_violations) + " kernel-contract violation(s)");
   r.kernel_events.push_back({KernelEventClass::kWarning, kScriptKernelLine, 42});
   json doc = json::parse(RenderJson(r));
   if (with_timeline) {
     json syncs = json::array(), pins = json::array(), vmstat = json::array();
     for (int i = 0; i < 300; ++i)
-      syncs.push_back({i * 10, 1'000'000 + (i % 17) * 400'000 + (i >= 150 ? 30'000'000 : 0), i >= 150 ? 1 : 0});
+      syncs.push_back(
+          {i * 10, 1'000'000 + (i % 17) * 400'000 + (i >= 150 ? 30'000'000 : 0), i >= 150 ? 1 : 0});
     for (int i = 0; i < 10; ++i) pins.push_back({1500 + i * 150, 1600 + i * 150, i * 1048576, 1048576, 0});
     pins.push_back({2900, nullptr, 0, 4096, 14});  // refused (EFAULT): no window
     for (int i = 0; i < 30; ++i) vmstat.push_back({i * 100, 2000 + i * 50, i % 5 * 100});
@@ -89,7 +93,7 @@ json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timel
 json MakeMatrixDoc() {
   json cells = json::array();
   auto cell = [](std::string pinner, std::string outcome, json report) {
-    return json{{"pinner", pinner}, {"fs", "ext4"},         {"mapping", "shared"},
+    return json{{"pinner", pinner}, {"fs", "ext4"},       {"mapping", "shared"},
                 {"sync", "fsync"},  {"outcome", outcome}, {"report", std::move(report)}};
   };
   cells.push_back(cell("vmsplice", "pass", MakeRunDoc("pass", 0, true)));
@@ -119,7 +123,7 @@ class XmlCheck {
     if (pos_ != s_.size()) return Error("content after the root element");
     return std::nullopt;
   }
-  std::map<std::string, int> counts;                                  // element name -> occurrences
+  std::map<std::string, int> counts;                                     // element name -> occurrences
   std::vector<std::map<std::string, std::string>> testsuite_attributes;  // raw attribute values
 
  private:
@@ -237,7 +241,8 @@ std::optional<std::string> CheckKtapBlock(const std::vector<std::string>& lines,
   while (i < lines.size() && body(lines[i]) && body(lines[i])->rfind("#", 0) == 0) ++i;  // "# Subtest: ..."
   std::smatch m;
   std::string plan_line = i < lines.size() && body(lines[i]) ? *body(lines[i]) : "";
-  if (!std::regex_match(plan_line, m, kPlan)) return "line " + std::to_string(i + 1) + ": expected a plan line";
+  if (!std::regex_match(plan_line, m, kPlan))
+    return "line " + std::to_string(i + 1) + ": expected a plan line";
   const int planned = std::stoi(m[1]);
   ++i;
   int results = 0;
@@ -254,14 +259,18 @@ std::optional<std::string> CheckKtapBlock(const std::vector<std::string>& lines,
       continue;
     }
     std::string result = *line;
-    if (!std::regex_match(result, m, kResult)) return "line " + std::to_string(i + 1) + ": malformed: " + result;
+    if (!std::regex_match(result, m, kResult))
+      return "line " + std::to_string(i + 1) + ": malformed: " + result;
     if (std::stoi(m[2]) != results + 1) return "line " + std::to_string(i + 1) + ": out of order";
     ++results;
     if (tally) {
       tally->names.push_back(m[3]);
-      if (m[5] == "SKIP") ++tally->skip;
-      else if (m[1] == "ok") ++tally->ok;
-      else ++tally->not_ok;
+      if (m[5] == "SKIP")
+        ++tally->skip;
+      else if (m[1] == "ok")
+        ++tally->ok;
+      else
+        ++tally->not_ok;
     }
     ++i;
   }
@@ -349,8 +358,9 @@ TEST(ReportJUnit, EscapesKernelLinesAndDropsInvalidBytes) {
   std::string xml;
   ExpectJUnit(doc, {4, 2, 0, 0}, &xml);
   EXPECT_EQ(xml.find("<script"), std::string::npos);
-  EXPECT_NE(xml.find("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; ]]&gt; \\x01 \xef\xbf\xbd end"),
-            std::string::npos)
+  EXPECT_NE(
+      xml.find("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; ]]&gt; \\x01 \xef\xbf\xbd end"),
+      std::string::npos)
       << xml;
 }
 
@@ -371,7 +381,8 @@ TEST(ReportKtap, PassingRun) {
   ASSERT_FALSE(error) << *error << "\n" << ktap;
   EXPECT_EQ(tally.ok, 4);
   EXPECT_EQ(tally.not_ok, 0);
-  EXPECT_EQ(tally.names, (std::vector<std::string>{"phase.baseline", "phase.pinned", "verification", "verdict"}));
+  EXPECT_EQ(tally.names,
+            (std::vector<std::string>{"phase.baseline", "phase.pinned", "verification", "verdict"}));
 }
 
 TEST(ReportKtap, FailingRunHasDiagnosticsForEachViolation) {
@@ -392,7 +403,8 @@ TEST(ReportKtap, SkippedRunCarriesTheReason) {
   auto error = CheckKtap(ktap, &tally);
   ASSERT_FALSE(error) << *error << "\n" << ktap;
   EXPECT_EQ(tally.skip, 2);
-  EXPECT_NE(ktap.find("\nok 2 verdict # SKIP no RDMA device: /dev/infiniband is missing\n"), std::string::npos)
+  EXPECT_NE(ktap.find("\nok 2 verdict # SKIP no RDMA device: /dev/infiniband is missing\n"),
+            std::string::npos)
       << ktap;
 }
 
@@ -439,7 +451,7 @@ TEST(ReportHtml, RunWithTimelineHasThreeChartsAndTheTables) {
   EXPECT_NE(html.find("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"latency-time\""), std::string::npos);
   EXPECT_EQ(Occurrences(html, "<circle "), 300u);  // one per sync, under the decimation threshold
   EXPECT_EQ(Occurrences(html, "class=\"pin-window\""), 2u * 10u);  // latency and vmstat charts
-  EXPECT_EQ(Occurrences(html, "class=\"crash\""), 2u);  // latency and vmstat charts
+  EXPECT_EQ(Occurrences(html, "class=\"crash\""), 2u);             // latency and vmstat charts
   EXPECT_NE(html.find("class=\"nr-dirty\" d=\"M"), std::string::npos);
   EXPECT_NE(html.find("class=\"nr-writeback\" d=\"M"), std::string::npos);
   EXPECT_NE(html.find("<g class=\"bars\"><rect"), std::string::npos);
@@ -481,7 +493,8 @@ TEST(ReportHtml, MatrixIsAColouredTable) {
 TEST(ReportHtml, LongRunsAreDecimatedKeepingTheOutliers) {
   json doc = MakeRunDoc("pass", 0, false);
   json syncs = json::array();
-  for (int i = 0; i < 200000; ++i) syncs.push_back({i * 0.5, 1'000'000 + (i % 100) * 1000, i < 100000 ? 0 : 1});
+  for (int i = 0; i < 200000; ++i)
+    syncs.push_back({i * 0.5, 1'000'000 + (i % 100) * 1000, i < 100000 ? 0 : 1});
   syncs[123457][1] = 9'000'000'000;  // one 9 s stall
   doc["timeline"] = {{"syncs", syncs}};
   std::string html = RenderHtml(doc);
@@ -502,10 +515,11 @@ TEST(ReportFormats, MissingAndMistypedKeysNeverThrow) {
       json::object(),
       json{{"verdict", 3}, {"phases", "x"}, {"verification", {{"violations", {1, "a", nullptr}}}}},
       json{{"phases", {{{"name", nullptr}, {"sync", {{"fsync", {{"count", -5}}}}}}}}},
-      json{{"timeline", {{"syncs", {{1}, {"a", 2}, {nullptr, nullptr, nullptr}, {5, 1e30, -1}}},
-                         {"pins", {1, {2}, {3, "x"}}},
-                         {"vmstat", {{0, 1}}},
-                         {"crash_ms", "soon"}}}},
+      json{{"timeline",
+            {{"syncs", {{1}, {"a", 2}, {nullptr, nullptr, nullptr}, {5, 1e30, -1}}},
+             {"pins", {1, {2}, {3, "x"}}},
+             {"vmstat", {{0, 1}}},
+             {"crash_ms", "soon"}}}},
       json{{"cells", json::array()}},
       json{{"cells", {json::object(), 1, {{"report", "x"}, {"outcome", 7}}}}},
   };

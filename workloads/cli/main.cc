@@ -13,6 +13,8 @@
 #include "core/scratch_fs.h"
 #include "pinners/pinner.h"
 #include "workloads/cli/run_options.h"
+#include "workloads/job_file.h"
+#include "workloads/matrix.h"
 #include "workloads/report_formats.h"
 #include "workloads/run.h"
 #include "workloads/selftest.h"
@@ -48,8 +50,12 @@ int ListCommand(const std::string& what) {
     }
     std::printf("  %-12s %-11s %s\n", "dir:PATH", "available", "a file in an existing directory (any user)");
   }
-  if (!what.empty() && what != "pinners" && what != "filesystems")
-    return UsageError("list " + what + ": unknown list (pinners, filesystems)");
+  if (what.empty() || what == "workloads") {
+    std::printf("workloads (presets; `longpin run --workload NAME`):\n");
+    for (const auto& w : ListPresets()) std::printf("  %-20s %s\n", w.name.c_str(), w.summary.c_str());
+  }
+  if (!what.empty() && what != "pinners" && what != "filesystems" && what != "workloads")
+    return UsageError("list " + what + ": unknown list (pinners, filesystems, workloads)");
   return 0;
 }
 
@@ -106,8 +112,8 @@ int Finish(const RunReport& report, const OutputOptions& out, bool quiet) {
   return report.exit_code;
 }
 
-int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out) {
-  if (auto err = FinishRunConfig(cfg, text)) return UsageError(*err);
+int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, const JobFile& job) {
+  if (auto err = FinishRunConfig(cfg, text)) return UsageError(job.Locate(*err));
   const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
   if (scratch && ::geteuid() != 0)
     return std::fprintf(stderr, "longpin: --fs %s needs root (loop device and mount); use --fs dir:PATH\n",
@@ -122,6 +128,8 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out) {
   }
   InstallInterruptHandlers();
   out.json = cfg.json_path;
+  // A phase stuck in the kernel ends the process from inside Run(): its report is written here first.
+  SetAbandonHook([out, quiet = cfg.quiet](const RunReport& r) { Finish(r, out, quiet); });
   if (cfg.crash_iterations <= 1) return Finish(Run(cfg), out, cfg.quiet);
 
   // Crash cycles: each a whole run (fresh filesystem, fresh run id); the last one's report carries the list.
@@ -228,6 +236,13 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "Run the workload (default: ext4 scratch image as root, 2x5 s)");
   AddRunOptions(*run, cfg, text);
   AddOutputOptions(*run, run_out, false);
+  JobSource job_source;
+  AddJobFileOptions(*run, job_source);
+
+  MatrixOptions matrix_options;
+  CLI::App* matrix = app.add_subcommand(
+      "matrix", "Run every cell of pinners x filesystems x mappings x sync ops and print one outcome per cell");
+  AddMatrixOptions(*matrix, matrix_options);
 
   std::string state_dir, verify_target;
   OutputOptions verify_out;
@@ -254,6 +269,9 @@ int main(int argc, char** argv) {
   selftest->add_option("--seed", st_cfg.base.seed, "First seed (each cycle takes the next)");
   selftest->add_option("--workdir", st_cfg.base.workdir, "Base directory for run directories");
   selftest->add_option("--json", st_json, "Write the self-test JSON to FILE");
+  std::string st_crash = "shutdown";  // issue 6: log-writes plants into the last replayed crash state
+  selftest->add_option("--crash", st_crash, "Crash model of the cycles: shutdown (default) or log-writes")
+      ->check(CLI::IsMember({"shutdown", "log-writes"}));
 
   std::string report_input;
   OutputOptions report_out;
@@ -263,7 +281,7 @@ int main(int argc, char** argv) {
 
   std::string list_what;
   CLI::App* list = app.add_subcommand("list", "List pinners and filesystems with availability and reasons");
-  list->add_option("what", list_what, "pinners | filesystems");
+  list->add_option("what", list_what, "pinners | filesystems | workloads");
 
   std::string cleanup_dir;
   bool dry_run = false;
@@ -271,8 +289,15 @@ int main(int argc, char** argv) {
   cleanup->add_option("--workdir", cleanup_dir, "Base directory of run directories");
   cleanup->add_flag("--dry-run", dry_run, "List what would be removed");
 
+  JobFile job;
   try {
     app.parse(argc, argv);
+    std::string job_error;
+    if (auto path = ResolveJobSource(job_source, &job_error)) {
+      if (auto err = ApplyJobFile(*run, *path, &job)) return std::fprintf(stderr, "%s\n", err->c_str()), kExitUsage;
+    } else if (!job_error.empty()) {
+      return UsageError(job_error);
+    }
     text.fs_given = run->count("--fs") > 0;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -283,8 +308,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "longpin: %s (see longpin --help)\n", what.c_str());
     return kExitUsage;
   }
-  if (*run) return longpin::RunCommand(cfg, text, run_out);
+  if (*run) return longpin::RunCommand(cfg, text, run_out, job);
+  if (*matrix) return MatrixCommand(matrix_options);
   if (*verify) return VerifyCommand(state_dir, verify_target, verify_out, verify_quiet);
+  if (*selftest && st_crash == "log-writes") st_cfg.crash = CrashModel::kLogWrites;
   if (*selftest) return SelftestCommand(st_cfg, st_fs, st_duration, st_size, st_json);
   if (*report) return ReportCommand(report_input, report_out);
   if (*list) return ListCommand(list_what);

@@ -12,6 +12,7 @@
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
+#include "workloads/scenario.h"
 
 namespace longpin {
 namespace {
@@ -83,13 +84,21 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
                  "How the target is mapped: shared (file, default), private (file, MAP_PRIVATE), memfd, thp, hugetlb");
   app.add_option("--crash", t.crash,
                  "Crash model: none (sync check, default), shutdown (FS_IOC_SHUTDOWN of the scratch fs, remount, "
-                 "verify), power-cut (durable log in --state-dir; verify after the cut with `longpin verify`)");
+                 "verify), power-cut (durable log in --state-dir; verify after the cut with `longpin verify`), "
+                 "log-writes (scratch fs on dm-log-writes; replay and verify every crash state after each sync)");
   app.add_option("--crash-at", t.crash_at, "Crash this long into the crash phase (default: seeded, 20%..80%)");
   app.add_option("--crash-iterations", cfg.crash_iterations, "Whole crash cycles to run (fresh fs and run id each)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--state-dir", cfg.state_dir,
                  "Directory (on another filesystem than the target) for the durable expected log and state");
   app.add_option("--target", cfg.target, "The file to test (created by longpin; must not exist). Implies no scratch fs");
+  // issue 7: scenario actors and memory pressure (workloads/scenarios/).
+  app.add_option("--scenario", cfg.scenario,
+                 "Extra actor in every phase: truncate-under-pin, fork-under-pin, dio-journal, reclaim-under-pin, "
+                 "compact-under-pin (docs/workloads.md). Default none");
+  app.add_option("--pressure", t.pressure,
+                 "Memory pressure over pinned windows with a pin-coherence check: compact (compact_memory) or "
+                 "reclaim (also MADV_PAGEOUT and a low-limit memory cgroup). Default none");
   app.add_option("--allow-shutdown-of", cfg.allow_shutdown_of,
                  "Allow --crash shutdown of the filesystem mounted at PATH (not a scratch fs; never /). Needs "
                  "--state-dir; verify with `longpin verify` after you remount it");
@@ -200,11 +209,25 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
   if (cfg.mapping == MappingKind::kPrivate && cfg.writers.pwrite > 0)
     return "--mapping private: pwrite writers write the file, which a private mapping does not show; use "
            "--writers cpu:N[,dma:N]";
+  if (!t.pressure.empty()) {
+    if (t.pressure != "compact" && t.pressure != "reclaim")
+      return "--pressure " + t.pressure + ": must be compact or reclaim";
+    const std::string actor = t.pressure + "-under-pin";
+    if (!cfg.scenario.empty() && cfg.scenario != actor)
+      return "--pressure " + t.pressure + ": the scenario " + cfg.scenario + " already runs (one actor per run)";
+    cfg.scenario = actor;
+  }
+  if (!cfg.scenario.empty() && !FindScenario(cfg.scenario)) {
+    std::string names;
+    for (const auto& s : ScenarioRegistry()) names += (names.empty() ? "" : ", ") + std::string(s.name);
+    return "--scenario " + cfg.scenario + ": unknown scenario (" + names + ")";
+  }
   if (!t.crash.empty()) {
     if (t.crash == "none") cfg.crash = CrashModel::kNone;
     else if (t.crash == "shutdown") cfg.crash = CrashModel::kShutdown;
     else if (t.crash == "power-cut") cfg.crash = CrashModel::kPowerCut;
-    else return "--crash " + t.crash + ": unknown crash model (none, shutdown, power-cut)";
+    else if (t.crash == "log-writes") cfg.crash = CrashModel::kLogWrites;
+    else return "--crash " + t.crash + ": unknown crash model (none, shutdown, power-cut, log-writes)";
   }
   if (!t.crash_at.empty()) {
     auto d = ParseDuration(t.crash_at);
@@ -270,6 +293,9 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     if (::stat("/", &root) == 0 && root.st_dev == mp.st_dev)
       return "--allow-shutdown-of: that is the root filesystem; longpin never shuts it down";
   }
+  // log-writes (issue 6): the filesystem must sit on the dm-log-writes device longpin builds.
+  if (cfg.crash == CrashModel::kLogWrites && !scratch)
+    return "--crash log-writes: needs a scratch filesystem (--fs ext4|xfs|btrfs) on the dm-log-writes device";
   if (!cfg.allow_shutdown_of.empty() && cfg.crash != CrashModel::kShutdown)
     return "--allow-shutdown-of: only with --crash shutdown";
 
