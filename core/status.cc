@@ -1,5 +1,6 @@
 #include "core/status.h"
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -26,8 +27,9 @@ constexpr ErrnoEntry kErrnoNames[] = {
 std::string_view ErrnoName(int err) {
   for (const auto& e : kErrnoNames)
     if (e.value == err) return e.name;
-  thread_local std::string fallback;
-  fallback = "E" + std::to_string(err);
+  // snprintf, not std::string concatenation: g++ 12 warns falsely (-Wrestrict) on "E" + std::to_string().
+  thread_local char fallback[16];
+  std::snprintf(fallback, sizeof fallback, "E%d", err);
   return fallback;
 }
 

@@ -30,7 +30,8 @@ struct SyncRecord {
   uint64_t start_seq = 0;
   uint64_t start_ns = 0;
   uint64_t duration_ns = 0;
-  int err = -1;  // -1: never finished (crash or cut while in flight)
+  int err = -1;  // -1: never finished (crash or cut while in flight), or finished after the crash point
+  uint64_t end_seq = 0;
   uint16_t syncer = 0;
   uint32_t phase = 0;
 };
@@ -61,6 +62,7 @@ struct ExpectedState {
   uint64_t writes_logged = 0;
   uint64_t writes_failed = 0;
   uint64_t punches = 0;
+  uint64_t syncs_after_crash = 0;  // syncs that returned success only after the crash point (not promises)
 };
 
 ExpectedState BuildExpectedState(const LogContents& log);

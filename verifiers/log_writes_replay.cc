@@ -270,7 +270,6 @@ Result<LogWritesCheck> CheckLogWritesStates(const LogWritesCheckConfig& cfg) {
   if (::ftruncate(img, off_t(cfg.data_bytes)) != 0) st = Status::FromErrno("size replay image " + replay_image);
   size_t applied = 0;
   uint64_t promise_seq = 0, promise_sync = 0;
-  double state_seconds = 0;
   for (size_t i = 0; st.ok() && i < index->entries.size(); ++i) {
     const LogWritesEntry& e = index->entries[i];
     const uint64_t sync_id = (e.flags & kLogWritesMark) ? SyncIdOfMark(e.mark, cfg.mark_prefix) : 0;
@@ -297,7 +296,6 @@ Result<LogWritesCheck> CheckLogWritesStates(const LogWritesCheckConfig& cfg) {
       CheckState(cfg, replay_image, expected, cfg.plant && i == last_sync_mark, &c);
     }
     c.seconds = Since(s0);
-    state_seconds += c.seconds;
     out.kernel_violations += c.verification.kernel_violations;
     out.strict_misses += c.verification.strict_misses;
     out.states.push_back(std::move(c));
@@ -308,7 +306,6 @@ Result<LogWritesCheck> CheckLogWritesStates(const LogWritesCheckConfig& cfg) {
   if (!st.ok()) return st;
   out.seconds = Since(t0);
   out.states_per_second = out.seconds > 0 ? double(out.states.size()) / out.seconds : 0;
-  (void)state_seconds;
   return out;
 }
 

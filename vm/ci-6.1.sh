@@ -67,7 +67,7 @@ elif [[ -s $WORK/rdma/report.json ]]; then
     verdict=$(json "$WORK/rdma/report.json" 'd["verdict"]')
     pins=$(json "$WORK/rdma/report.json" \
         '"; ".join("%s %s/%s pages granted" % (p["name"], p["pins"]["granted_pages"], p["pins"]["requested_pages"]) for p in d["phases"] if p["pins"]["pinner"] != "none")')
-    kv=$(json "$WORK/rdma/report.json" 'd.get("verification", {}).get("kernel_violations", "?")')
+    kv=$(json "$WORK/rdma/report.json" 'd.get("verification", {}).get("kernel_contract", {}).get("violations", "?")')
     if [[ $RC -eq 0 && $verdict == pass ]]; then
         line PASS rdma "verdict pass, $pins, $kv kernel-contract violation(s)"
     else
@@ -83,7 +83,7 @@ guest logwrites --load xfs -- '
     "$LP" run --crash log-writes --fs xfs --size 32M --duration 1s --sync fsync:250ms --json "$R/report.json"'
 if [[ -s $WORK/logwrites/report.json ]]; then
     verdict=$(json "$WORK/logwrites/report.json" 'd["verdict"]')
-    kv=$(json "$WORK/logwrites/report.json" 'd.get("verification", {}).get("kernel_violations", "?")')
+    kv=$(json "$WORK/logwrites/report.json" 'd.get("verification", {}).get("kernel_contract", {}).get("violations", "?")')
     note=$(json "$WORK/logwrites/report.json" 'next((n for n in d["notes"] if n.startswith("log-writes:")), "")')
     placed=$(sed -n 's/^log-writes: \([0-9]*\) mark(s) placed.*/\1/p' <<<"$note")
     checked=$(sed -n 's/.*; \([0-9]*\) crash state(s) checked.*/\1/p' <<<"$note")
@@ -116,5 +116,5 @@ else
 fi
 
 T0=$T_ALL
-line "$([[ $FAILED -eq 0 ]] && echo PASS || echo FAIL)" total "ci-6.1 under $(cat "$WORK/logwrites/vm-timing" >/dev/null 2>&1; echo debian-6.1)"
+line "$([[ $FAILED -eq 0 ]] && echo PASS || echo FAIL)" total "all checks under debian-6.1 ($(uname -n), load $(cut -d' ' -f1 /proc/loadavg))"
 exit $FAILED

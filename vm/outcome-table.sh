@@ -28,6 +28,8 @@ BIN=$(realpath -- "$BIN" 2>/dev/null) && [[ -x $BIN ]] || { echo "outcome-table:
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/longpin-outcomes.XXXXXX")
 trap 'rm -rf -- "$WORK"' EXIT
 
+# In a guest the run directories go to /dev/shm (tmpfs): the guest's /var/tmp is an overlay, which refuses
+# O_TMPFILE (the io_uring pinner's source file) on 6.1.
 # The runs of one kernel, as a script that runs on the host and in a guest alike: one JSON per cell in $R.
 CELLS=()
 IFS=, read -ra PS <<<"$PINNERS"
@@ -48,7 +50,7 @@ COLS=(host)
 for k in "${KERNELS[@]}"; do
     mkdir -p "$WORK/$k"
     if ! "$HERE/run" --kernel "$k" --rdma --load ext4 --timeout 1200 --results "$WORK/$k" -- \
-            env R="$WORK/$k" LP="$BIN" bash -c "$SCRIPT" >"$WORK/$k.log" 2>&1; then
+            env R="$WORK/$k" LP="$BIN" LONGPIN_WORKDIR=/dev/shm/longpin bash -c "$SCRIPT" >"$WORK/$k.log" 2>&1; then
         [[ -s $WORK/$k/kernel ]] || echo "outcome-table: $k did not run: $(tail -n 1 "$WORK/$k.log")" >&2
     fi
     COLS+=("$k")
@@ -80,7 +82,7 @@ def cell(col, name):
     parts = []
     for p in pins:
         req, got = p["requested_pages"], p["granted_pages"]
-        refused = ", ".join("%s x%d" % (k, v) for k, v in sorted(p.get("refused", {}).items()))
+        refused = ", ".join("%s x%d" % (r["errno"], r["count"]) for r in p.get("refused", []))
         if req == 0:
             parts.append("no pin taken")
         elif got == req:
@@ -92,7 +94,7 @@ def cell(col, name):
     v = d.get("verification") or {}
     verdict = d["verdict"]
     if v:
-        verdict += ", %d kernel / %d strict misses" % (v.get("kernel_violations", 0), v.get("strict_misses", 0))
+        verdict += ", %d kernel / %d strict misses" % (v.get("kernel_contract", {}).get("violations", 0), v.get("strict_contract", {}).get("misses", 0))
     return "; ".join(parts + [verdict])
 
 print("| pinner | mapping (fs) | " + " | ".join("%s (%s)" % (c, kernel(c)) for c in cols) + " |")

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -40,6 +41,30 @@ std::atomic<bool> g_interrupted{false};
 namespace {
 
 AbandonHook g_abandon_hook;
+
+// An in-process FUSE daemon (the fuse pinner) dies with the process, and a request it never answers keeps its
+// caller in an uninterruptible wait: the process could never be reaped. Aborting the connections of the FUSE
+// mounts under the run directory makes those requests fail at once.
+void AbortOwnFuseConnections(const std::string& run_dir) {
+  if (run_dir.empty()) return;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  bool mounted_fusectl = false;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream is(line);
+    std::string id, parent, devno, root, mount_point;
+    is >> id >> parent >> devno >> root >> mount_point;
+    const auto dash = line.find(" - ");
+    if (dash == std::string::npos || line.compare(dash + 3, 4, "fuse") != 0) continue;
+    if (mount_point.rfind(run_dir + "/", 0) != 0) continue;
+    const std::string abort_file = "/sys/fs/fuse/connections/" + devno.substr(devno.find(':') + 1) + "/abort";
+    struct stat st {};
+    if (::stat(abort_file.c_str(), &st) != 0 && !mounted_fusectl)
+      mounted_fusectl = ::mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, nullptr) == 0;
+    std::ofstream(abort_file) << "1";
+  }
+  if (mounted_fusectl) ::umount("/sys/fs/fuse/connections");
+}
 
 // The stuck threads may still use the mapping, the log and the filesystem: nothing is cleaned up or verified.
 // The report (every stuck thread's kernel stack, kernel events) is written out, then the process ends.
@@ -85,6 +110,7 @@ AbandonHook g_abandon_hook;
   else std::fputs(RenderSummary(report).c_str(), stdout);
   std::fflush(stdout);
   std::fflush(stderr);
+  AbortOwnFuseConnections(report.run_dir);
   ::_exit(report.exit_code);
 }
 
@@ -468,6 +494,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   // Power cut: the log and the state go to the state directory, durably (group commit).
   const bool power_cut = cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty();
   const std::string log_path = (power_cut ? cfg.state_dir : run_dir.path()) + "/expected.log";
+  if (power_cut) ::mkdir(cfg.state_dir.c_str(), 0755);  // checked by the option parser: the parent exists
   auto log = ExpectedLog::Create(log_path, report.run_id, cfg.block_size, ctx.block_count, power_cut);
   if (!log.ok()) {
     SetVerdict(report, "error", kExitError, log.status().message());

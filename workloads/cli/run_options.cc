@@ -258,22 +258,6 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
   }
   const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
   const std::string target_dir = scratch ? "" : cfg.fs.substr(4);
-  if (cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty()) {
-    if (cfg.state_dir.empty()) return "--crash " + t.crash + ": needs --state-dir DIR for the durable expected log";
-    if (scratch)
-      return "--crash power-cut: needs a target that survives a reboot: --fs dir:PATH or --target PATH, not a "
-             "scratch image";
-    ::mkdir(cfg.state_dir.c_str(), 0755);
-    struct stat sd {}, td {};
-    if (::stat(cfg.state_dir.c_str(), &sd) != 0 || !S_ISDIR(sd.st_mode))
-      return "--state-dir " + cfg.state_dir + ": cannot create the directory";
-    if (::stat(target_dir.c_str(), &td) == 0 && sd.st_dev == td.st_dev)
-      return "--state-dir " + cfg.state_dir + ": on the same filesystem as the target (" + target_dir +
-             "); a crash of the target must not take the log with it: choose a directory on another filesystem";
-    struct stat probe {};
-    if (::stat((cfg.state_dir + "/state.json").c_str(), &probe) == 0)
-      return "--state-dir " + cfg.state_dir + ": holds the state of another run; verify or remove it first";
-  }
   if (cfg.crash == CrashModel::kShutdown && !scratch) {
     if (cfg.allow_shutdown_of.empty())
       return "--crash shutdown: only a scratch filesystem longpin made is shut down; for " + target_dir +
@@ -296,6 +280,26 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
   // log-writes (issue 6): the filesystem must sit on the dm-log-writes device longpin builds.
   if (cfg.crash == CrashModel::kLogWrites && !scratch)
     return "--crash log-writes: needs a scratch filesystem (--fs ext4|xfs|btrfs) on the dm-log-writes device";
+  if (cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty()) {
+    if (cfg.state_dir.empty()) return "--crash " + t.crash + ": needs --state-dir DIR for the durable expected log";
+    if (scratch)
+      return "--crash power-cut: needs a target that survives a reboot: --fs dir:PATH or --target PATH, not a "
+             "scratch image";
+    // The directory is created by the run, after every check passed: bad input creates nothing.
+    struct stat sd {}, td {};
+    if (::stat(cfg.state_dir.c_str(), &sd) == 0) {
+      if (!S_ISDIR(sd.st_mode)) return "--state-dir " + cfg.state_dir + ": not a directory";
+    } else if (::stat(ExistingAncestor(cfg.state_dir).c_str(), &sd) != 0 ||
+               ExistingAncestor(cfg.state_dir) != cfg.state_dir.substr(0, cfg.state_dir.rfind('/'))) {
+      return "--state-dir " + cfg.state_dir + ": its parent directory does not exist";
+    }
+    if (::stat(target_dir.c_str(), &td) == 0 && sd.st_dev == td.st_dev)
+      return "--state-dir " + cfg.state_dir + ": on the same filesystem as the target (" + target_dir +
+             "); a crash of the target must not take the log with it: choose a directory on another filesystem";
+    struct stat probe {};
+    if (::stat((cfg.state_dir + "/state.json").c_str(), &probe) == 0)
+      return "--state-dir " + cfg.state_dir + ": holds the state of another run; verify or remove it first";
+  }
   if (!cfg.allow_shutdown_of.empty() && cfg.crash != CrashModel::kShutdown)
     return "--allow-shutdown-of: only with --crash shutdown";
 
