@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 packages=(cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config
           liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           libxxhash-dev libfuse3-dev fuse3 libibverbs-dev rdma-core ibverbs-providers
-          e2fsprogs xfsprogs btrfs-progs f2fs-tools util-linux fio kmod iproute2 dmsetup)
+          e2fsprogs xfsprogs btrfs-progs f2fs-tools util-linux fio kmod iproute2 dmsetup
+          libtomlplusplus-dev chromium)
 if [[ -f vm/packages.txt ]]; then
   while read -r p; do [[ -n "$p" && "$p" != \#* ]] && packages+=("$p"); done < vm/packages.txt
 fi
@@ -34,4 +35,9 @@ build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja ${LONGPIN_CMAKE_ARGS:-}
 cmake --build "$build"
 ln -sf "$build/compile_commands.json" compile_commands.json
+# The qemu harness's kernel (Debian's 6.1, from the package registry), cached for the tests. Not fatal: the
+# VM tests skip with the reason when it cannot be had.
+if [[ $(id -u) -eq 0 && -x vm/run ]]; then
+  vm/run --fetch-only || echo "setup: qemu harness kernel not fetched (the VM tests will skip)" >&2
+fi
 echo "setup: built $build/longpin"
