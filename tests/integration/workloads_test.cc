@@ -1,5 +1,7 @@
 // The presets (workloads/presets/*.toml), job files through the binary, the hang exit and the matrix: each runs
 // the real longpin on loop filesystems, briefly, and asserts what this kernel shows.
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "pinners/pinner.h"
@@ -41,7 +43,9 @@ class Preset : public ::testing::Test {
     EXPECT_EQ(o.exit_code, 0) << o.Describe();
     auto doc = ReadJson(json);
     EXPECT_TRUE(doc) << o.Describe();
-    if (doc) EXPECT_EQ((*doc)["verdict"], "pass") << doc->dump(2).substr(0, 4000);
+    if (doc) {
+      EXPECT_EQ((*doc)["verdict"], "pass") << doc->dump(2).substr(0, 4000);
+    }
     return doc.value_or(nlohmann::json::object());
   }
   void TearDown() override {

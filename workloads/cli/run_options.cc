@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/block_stamp.h"
+#include "pinners/cuda_pinner.h"
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
@@ -79,6 +80,14 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--pin-access", t.pin_access, "Pin access rw|ro where the pinner allows. Default rw");
   app.add_option("--pin-hold", t.pin_hold, "How long a per-IO hold lasts (fuse, odirect pinners). Default 0");
   app.add_option("--mount-options", cfg.mount_options, "Mount options of the scratch filesystem");
+  app.add_option("--rdma-dev", cfg.pinner_options.device,
+                 "rdma: device NAME (default the first, see `longpin list`); cuda: device index (default 0)");
+  app.add_option("--cuda-flags", cfg.pinner_options.cuda_flags,
+                 "cuda: cudaHostRegister flags, comma list of default|portable|mapped|readonly. Default default");
+  app.add_option("--cuda-write", cfg.pinner_options.cuda_write,
+                 "cuda: how the GPU writes: copy (cudaMemcpyAsync) | kernel (stores through the mapped pointer). "
+                 "Default copy")
+      ->check(CLI::IsMember({"copy", "kernel"}));
   app.add_flag("--quiet,-q", cfg.quiet, "Print only the verdict line");
   app.add_option("--mapping", t.mapping,
                  "How the target is mapped: shared (file, default), private (file, MAP_PRIVATE), memfd, thp, hugetlb");
@@ -201,6 +210,9 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     cfg.pinner_options.hold_s = *d;
   }
   if (cfg.writers.total() == 0) return "--writers: at least one writer is needed";
+  if (auto plan = PlanCudaPin(cfg.pinner_options.cuda_flags, cfg.pinner_options.cuda_write, cfg.pinner_options.access);
+      !plan.ok())
+    return plan.status().what();
   if (!t.mapping.empty()) {
     auto m = ParseMapping(t.mapping);
     if (!m) return "--mapping " + t.mapping + ": unknown mapping (shared, private, memfd, thp, hugetlb)";
