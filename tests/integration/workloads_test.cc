@@ -60,8 +60,8 @@ TEST_F(Preset, PinnedRedirtyKeepsBothContractsOnExt4) {
   if (auto why = NeedPinner("fuse")) GTEST_SKIP() << *why;
   auto r = RunPreset("pinned-redirty");
   ASSERT_TRUE(r.contains("verification"));
-  EXPECT_EQ(r["verification"]["kernel_violations"], 0);
-  EXPECT_EQ(r["verification"]["strict_misses"], 0);
+  EXPECT_EQ(r["verification"]["kernel_contract"]["violations"], 0);
+  EXPECT_EQ(r["verification"]["strict_contract"]["misses"], 0);
   EXPECT_GT(Writes(r, "pinned", "dma"), 0u);
 }
 
@@ -69,10 +69,10 @@ TEST_F(Preset, SplitPageInterleavesPwriteAndDmaInOnePage) {
   if (auto why = NeedFs("ext4")) GTEST_SKIP() << *why;
   if (auto why = NeedPinner("fuse")) GTEST_SKIP() << *why;
   auto r = RunPreset("split-page");
-  EXPECT_EQ(r["block_size"], 1024);
+  EXPECT_EQ(r["environment"]["block_size"], 1024);
   EXPECT_GT(Writes(r, "pinned", "pwrite"), 0u);
   EXPECT_GT(Writes(r, "pinned", "dma"), 0u);
-  EXPECT_EQ(r["verification"]["kernel_violations"], 0);
+  EXPECT_EQ(r["verification"]["kernel_contract"]["violations"], 0);
   EXPECT_EQ(r["verification"]["classes"]["torn"], 0);
 }
 
@@ -89,7 +89,7 @@ TEST_F(Preset, TruncateUnderPinBringsNothingBack) {
   if (auto why = NeedPinner("fuse")) GTEST_SKIP() << *why;
   auto r = RunPreset("truncate-under-pin");
   EXPECT_GT(Counter(r, "pinned", "punch_done"), 0u);
-  EXPECT_EQ(r["verification"]["kernel_violations"], 0);
+  EXPECT_EQ(r["verification"]["kernel_contract"]["violations"], 0);
   // Punched ranges read back as zeros: with dozens of punches over a 32 MiB file some blocks are zero.
   EXPECT_GT(r["verification"]["classes"]["zero"].get<uint64_t>(), 0u);
 }
