@@ -71,7 +71,7 @@ int Stamp() {
   return 0;
 }
 
-// Arg: reader threads (0 = ReadAndClassify's own choice: one per CPU, at most 4).
+// Arg: reader threads (0 = ReadAndClassify's own choice: two per CPU, between 2 and 8).
 void BM_ReadAndClassify(benchmark::State& state) {
   const StampPattern pattern(kRunId, g_block_size);
   const uint64_t blocks = g_size / g_block_size;

@@ -1,19 +1,20 @@
 #!/bin/bash
 # Verification throughput against dd and fio reading the same file, back to back, on one scratch ext4.
 #
-#   sudo bench/verify_vs_dd.sh BUILD_DIR [SIZE] [ROUNDS]      e.g. bench/verify_vs_dd.sh build-bench 256M 3
+#   sudo bench/verify_vs_dd.sh BUILD_DIR [SIZE] [ROUNDS]      e.g. bench/verify_vs_dd.sh build-bench 1G 5
 #
-# Makes a 1 GiB ext4 image under a temp dir, loop-mounts it in a private mount namespace (nothing is visible
+# Makes a 2 GiB ext4 image under a temp dir, loop-mounts it in a private mount namespace (nothing is visible
 # to, or left behind for, the rest of the system), stamps a SIZE target with verify_bench --stamp, then runs
-# ROUNDS rounds of: verify_bench (ReadAndClassify, O_DIRECT, 8 MiB requests), dd bs=8M iflag=direct, fio
-# --rw=read --direct=1 --bs=8M. Every reader uses O_DIRECT, so no cache drop is needed between them. Prints
+# ROUNDS rounds of: verify_bench (ReadAndClassify: O_DIRECT, 1 MiB requests, the verifier's own code;
+# BM_ODirectRead: plain O_DIRECT preads of 8 MiB, no classification), dd bs=8M iflag=direct, fio --rw=read
+# --direct=1 --bs=8M. Every reader uses O_DIRECT, so no cache drop is needed between them. Prints
 # the median MB/s of each and the ratios. LOOP_DIRECT_IO=1 attaches the loop device with --direct-io=on, so
 # the reads reach the host disk instead of the host's page cache of the image file.
 set -euo pipefail
 
 build=${1:?usage: verify_vs_dd.sh BUILD_DIR [SIZE] [ROUNDS]}
-size=${2:-256M}
-rounds=${3:-3}
+size=${2:-1G}
+rounds=${3:-5}
 bench=$(realpath "$build")/bench/verify_bench
 [[ -x $bench ]] || { echo "verify_vs_dd.sh: $bench not built" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "verify_vs_dd.sh: needs root (loop device, mount)" >&2; exit 77; }
@@ -35,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-truncate -s 1G "$work/img"
+truncate -s 2G "$work/img"
 mkfs.ext4 -q -F "$work/img"
 loop=$(losetup -f --show --direct-io="$([[ ${LOOP_DIRECT_IO:-0} == 1 ]] && echo on || echo off)" "$work/img")
 mkdir "$work/mnt"

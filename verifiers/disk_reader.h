@@ -23,7 +23,8 @@ struct DiskImage {
   uint64_t short_blocks = 0;  // blocks past end of file (read as zero)
 };
 
-// threads = 0: one per online CPU, at most 4.
+// threads = 0: two per online CPU (between 2 and 8), so that one thread's read is in flight while another
+// classifies.
 Result<DiskImage> ReadAndClassify(const std::string& path, const StampPattern& pattern, uint64_t block_count,
                                   unsigned threads = 0);
 
