@@ -30,4 +30,20 @@ uint64_t LatencyHistogram::Quantile(double q) const {
   return max_;
 }
 
+void LatencyHistogram::RecordBucket(int bucket, uint64_t n) {
+  if (n == 0) return;
+  const uint64_t lo = BucketLow(bucket), hi = BucketHigh(bucket);
+  const uint64_t mid = lo + (hi - lo - 1) / 2;
+  counts_[size_t(bucket)] += n;
+  count_ += n;
+  sum_ += mid * n;
+  min_ = std::min(min_, lo);
+  max_ = std::max(max_, hi - 1);
+}
+
+void LiveLatency::SnapshotInto(LatencyHistogram& h) const {
+  for (int b = 0; b < LatencyHistogram::kBuckets; ++b)
+    if (const uint32_t n = counts_[size_t(b)].load(std::memory_order_relaxed)) h.RecordBucket(b, n);
+}
+
 }  // namespace longpin

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 
 namespace longpin {
@@ -23,6 +24,8 @@ class LatencyHistogram {
     if (ns > max_) max_ = ns;
   }
   void Merge(const LatencyHistogram& other);
+  // Records n samples known only by their bucket (a LiveLatency snapshot): each counts as the bucket's midpoint.
+  void RecordBucket(int bucket, uint64_t n);
 
   uint64_t count() const { return count_; }
   uint64_t min() const { return count_ ? min_ : 0; }
@@ -55,6 +58,22 @@ class LatencyHistogram {
   uint64_t sum_ = 0;
   uint64_t min_ = UINT64_MAX;
   uint64_t max_ = 0;
+};
+
+// LiveLatency: the same buckets, recorded by one thread while another reads them (the progress line's p99 so
+// far). Relaxed atomics with one writer each: a reader sees a slightly stale count, never a torn one. A class of
+// its own so that LatencyHistogram stays plain, copyable and mergeable for the report.
+class LiveLatency {
+ public:
+  void Record(uint64_t ns) {
+    auto& c = counts_[size_t(LatencyHistogram::BucketOf(ns))];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // Adds the counts as of now into h (quantiles to the bucket midpoint).
+  void SnapshotInto(LatencyHistogram& h) const;
+
+ private:
+  std::array<std::atomic<uint32_t>, LatencyHistogram::kBuckets> counts_{};
 };
 
 }  // namespace longpin

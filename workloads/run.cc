@@ -27,6 +27,7 @@
 #include "verifiers/log_writes_replay.h"
 #include "workloads/phase_threads.h"
 #include "workloads/pin_driver.h"
+#include "workloads/progress_line.h"
 #include "workloads/run_state.h"
 #include "workloads/scenario.h"
 #include "workloads/syncer.h"
@@ -302,6 +303,10 @@ void ConcludeVerdict(RunReport& report) {
       what += " " + k + " x" + std::to_string(n);
     }
   for (const auto& [k, n] : report.sync_errors_total) what += " " + k + " x" + std::to_string(n);
+  std::string expected;
+  for (const auto& ph : report.phases)
+    for (const auto& [k, n] : ph.expected_write_errors) expected += " " + k + " x" + std::to_string(n);
+  if (!expected.empty()) report.notes.push_back("write failures the workload caused on purpose:" + expected);
   if (!report.crash && (write_errors || !report.sync_errors_total.empty())) {
     if (report.verdict == "pass") SetVerdict(report, "error", kExitError, "IO errors during the run:" + what);
     else report.reasons.push_back("IO errors during the run:" + what);
@@ -516,6 +521,21 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
 
   KernelLogMonitor kmsg;
   report.kernel_log_unavailable = kmsg.unavailable_reason();
+  ProgressLine progress(cfg.progress.enabled);
+  auto progress_sample = [&](const std::string& phase, size_t number) {
+    ProgressSample s;
+    s.elapsed_s = since_start_ms(MonotonicNs()) / 1e3;
+    s.phase = phase;
+    s.phase_number = number;
+    s.phase_count = cfg.phases.size();
+    s.sync_op = SyncOpName(cfg.sync_op);
+    const auto events = kmsg.Events();
+    s.kernel_events = uint64_t(std::count_if(events.begin(), events.end(), [](const KernelEvent& e) { return e.alarm(); }));
+    s.violations = cfg.progress.violations_before;
+    s.cycle = cfg.progress.cycle;
+    s.cycles = cfg.progress.cycles;
+    return s;
+  };
   HangWatchdog watchdog(cfg.hang_threshold_s);
   ctx.watchdog = &watchdog;
   InstallMappedStoreGuard();
@@ -614,12 +634,25 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     const bool crash_here = shutdown_crash && p == crash_phase;
     const double run_for = crash_here ? crash_at : cfg.duration_s;
     const auto end = t0 + std::chrono::nanoseconds(uint64_t(run_for * 1e9));
-    auto next_sample = t0;
+    auto next_sample = t0, next_progress = t0;
     while (std::chrono::steady_clock::now() < end && !g_interrupted.load()) {
       if (std::chrono::steady_clock::now() >= next_sample) {
         DirtySnapshot d = ReadDirtyCounters();
         report.timeline.vmstat.push_back({since_start_ms(MonotonicNs()), double(d.dirty), double(d.writeback)});
         next_sample += std::chrono::milliseconds(100);
+      }
+      if (progress.enabled() && std::chrono::steady_clock::now() >= next_progress) {
+        ProgressSample s = progress_sample(phase, p + 1);
+        for (const auto& t : cpu_t) s.writes += t.completed;
+        for (const auto& t : pw_t) s.writes += t.completed;
+        s.writes += pin_t.dma.completed;
+        LatencyHistogram live;
+        for (const auto& t : sync_t) t.live.SnapshotInto(live);
+        s.syncs = live.count();
+        s.sync_p99_ns = live.Quantile(0.99);
+        s.pinned_pages = pin_t.held_pages;
+        progress.Update(s);
+        next_progress = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -642,8 +675,10 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     }
     const auto stop_t0 = std::chrono::steady_clock::now();
     ctx.phase_stop.store(true);
-    if (!threads.JoinUntil(stop_t0 + std::chrono::nanoseconds(uint64_t(cfg.hang_threshold_s * 1e9))))
+    if (!threads.JoinUntil(stop_t0 + std::chrono::nanoseconds(uint64_t(cfg.hang_threshold_s * 1e9)))) {
+      progress.Clear();
       AbandonRun(report, watchdog, kmsg, threads.StuckTids(), phase, cfg.hang_threshold_s);
+    }
     if (crashed) report.crash->stop_s = Seconds(stop_t0);
     pr.seconds = Seconds(t0);
     main_w.lane->Append(RecordType::kPhase, uint8_t(p), 0, 0, MonotonicNs(), 0);
@@ -659,6 +694,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     }
     pr.writes["dma"] += pin_t.dma.completed;
     for (auto& [k, v] : pin_t.dma.errors) pr.write_errors[k] += v;
+    for (auto& [k, v] : pin_t.dma.expected_errors) pr.expected_write_errors[k] += v;
     auto& hist = pr.sync[SyncOpName(cfg.sync_op)];
     for (auto& t : sync_t) {
       hist.Merge(t.latency);
@@ -774,6 +810,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
         hook_status = hook(args);
         if (!hook_status.ok()) SetVerdict(report, "error", kExitError, "before verify: " + hook_status.message());
       }
+      progress.Update(progress_sample("verify", 0), true);
       auto v0 = std::chrono::steady_clock::now();
       Result<DiskImage> disk = memory_image ? Result<DiskImage>(std::move(*memory_image))
                                             : ReadAndClassify(target.path(), *ctx.pattern, ctx.block_count);
@@ -797,6 +834,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     }
     CheckLogWritesCrashStates(cfg, *log_writes, run_dir.path(), elog->path(), *ctx.pattern, ctx.block_count, hook, report);
   }
+  progress.Clear();
   kmsg.Stop();
   report.kernel_events = kmsg.Events();
   ConcludeVerdict(report);

@@ -44,6 +44,13 @@ struct RunConfig {
   PinnerOptions pinner_options;
   std::string mount_options;
   bool quiet = false;
+  // The live progress line (workloads/progress_line.h): the CLI turns it on when stdout is a terminal and
+  // --quiet is not given; cycle/cycles/violations_before carry the crash-cycle loop's place and tally.
+  struct Progress {
+    bool enabled = false;
+    int cycle = 0, cycles = 0;
+    uint64_t violations_before = 0;
+  } progress;
   MappingKind mapping = MappingKind::kShared;
   // Crash models. none: sync verification. shutdown: FS_IOC_SHUTDOWN(NOLOGFLUSH) of the scratch filesystem at
   // the crash point, unmount, mount (log recovery), verify. power-cut: the log goes durably to state_dir for

@@ -41,6 +41,7 @@ json PhaseJson(const PhaseReport& p) {
               {"sync_errors", p.sync_errors},
               {"writes", writes},
               {"write_errors", p.write_errors},
+              {"expected_write_errors", p.expected_write_errors},
               {"log_backpressure_waits", p.log_backpressure_waits},
               {"scenario", p.scenario},
               {"pins",

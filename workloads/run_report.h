@@ -47,6 +47,7 @@ struct PhaseReport {
   std::map<std::string, uint64_t> sync_errors;        // "fsync EIO" -> count
   std::map<std::string, uint64_t> writes;             // writer kind -> completed writes
   std::map<std::string, uint64_t> write_errors;       // "pwrite ENOSPC" -> count
+  std::map<std::string, uint64_t> expected_write_errors;  // caused by the workload on purpose (not IO errors)
   PinStats pins;
   uint64_t log_backpressure_waits = 0;
   std::map<std::string, uint64_t> scenario;  // the scenario's own counters

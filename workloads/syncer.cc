@@ -46,6 +46,7 @@ int RunOneSync(WorkloadContext& ctx, SyncOpKind op, uint16_t syncer, LogLane* la
   if (err == 0 && SyncOpPromises(op) && ctx.on_sync_success) ctx.on_sync_success(id);
   if (tally) {
     tally->latency.Record(dur);
+    tally->live.Record(dur);
     if (err) tally->errors[std::string(SyncOpName(op)) + " " + std::string(ErrnoName(err))]++;
   }
   return err;

@@ -12,6 +12,7 @@ namespace longpin {
 
 struct SyncerTally {
   LatencyHistogram latency;
+  LiveLatency live;  // the same samples, for the progress line while the phase runs
   std::map<std::string, uint64_t> errors;  // "fsync EIO" -> count
 };
 

@@ -33,6 +33,10 @@ struct WorkloadContext {
   std::atomic<uint64_t> next_sync_id{1};
   std::atomic<uint32_t> next_pin_epoch{1};
   uint32_t phase_index = 0;
+  // Odd while a scenario has cut the file's tail away (truncate-under-pin, between its ftruncate down and back
+  // up), bumped on both edges: a write into the mapping that faulted with EFAULT while it was odd, or across a
+  // change, hit the hole the scenario made, which is the kernel being right, not an IO error.
+  std::atomic<uint64_t> truncate_epoch{0};
   // Called by the syncer thread after each successful promising sync, before its next sync (log-writes
   // puts a mark in the device's log here). Must be thread-safe when there are several syncers.
   std::function<void(uint64_t sync_id)> on_sync_success;

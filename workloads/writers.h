@@ -8,13 +8,17 @@
 
 #include "core/expected_log.h"
 #include "core/hang_watchdog.h"
+#include "core/live_counter.h"
 #include "workloads/workload_context.h"
 
 namespace longpin {
 
 struct WriterTally {
-  uint64_t completed = 0;
+  LiveCounter completed;  // read by the progress line while the writer runs
   std::map<std::string, uint64_t> errors;  // "pwrite ENOSPC" -> count
+  // Failures the workload caused on purpose (a write into a tail a scenario had truncated away): reported, and
+  // still logged as failed writes for the oracle, but not IO errors of the run.
+  std::map<std::string, uint64_t> expected_errors;
 };
 
 // Installs the SIGBUS handler that turns a fault on a mapped store (ENOSPC, EIO, a shut-down filesystem)

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace longpin {
@@ -113,6 +115,49 @@ TEST(LatencyHistogram, SingleLargeValueIsReportedExactly) {
   h.Record(UINT64_MAX);
   EXPECT_EQ(h.Quantile(0.5), UINT64_MAX);
   EXPECT_EQ(h.max(), UINT64_MAX);
+}
+
+// LiveLatency (the progress line's p99): a snapshot quantiles like the plain histogram to within one bucket,
+// and reading it while another thread records never sees more samples than were recorded.
+TEST(LiveLatency, SnapshotQuantilesAgreeWithThePlainHistogram) {
+  const auto samples = Samples(50000, 7);
+  LatencyHistogram plain;
+  LiveLatency live;
+  for (uint64_t v : samples) {
+    plain.Record(v);
+    live.Record(v);
+  }
+  LatencyHistogram snap;
+  live.SnapshotInto(snap);
+  EXPECT_EQ(snap.count(), plain.count());
+  for (double q : kQuantiles) {
+    const uint64_t a = plain.Quantile(q), b = snap.Quantile(q);
+    EXPECT_EQ(LatencyHistogram::BucketOf(a), LatencyHistogram::BucketOf(b)) << "q=" << q << " plain " << a << " live " << b;
+  }
+}
+
+TEST(LiveLatency, ReadWhileRecordingSeesAGrowingCount) {
+  LiveLatency live;
+  constexpr uint64_t kN = 200000;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (uint64_t i = 0; i < kN; ++i) live.Record(1000 + i % 5000);
+    done.store(true);
+  });
+  uint64_t last = 0;
+  while (!done.load()) {
+    LatencyHistogram snap;
+    live.SnapshotInto(snap);
+    EXPECT_GE(snap.count(), last);
+    EXPECT_LE(snap.count(), kN);
+    last = snap.count();
+  }
+  writer.join();
+  LatencyHistogram snap;
+  live.SnapshotInto(snap);
+  EXPECT_EQ(snap.count(), kN);
+  EXPECT_GE(snap.min(), 1000u - 1000u / LatencyHistogram::kSub);
+  EXPECT_LE(snap.max(), 6000u + 6000u / LatencyHistogram::kSub);
 }
 
 }  // namespace

@@ -130,16 +130,22 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   out.json = cfg.json_path;
   // A phase stuck in the kernel ends the process from inside Run(): its report is written here first.
   SetAbandonHook([out, quiet = cfg.quiet](const RunReport& r) { Finish(r, out, quiet); });
+  cfg.progress.enabled = !cfg.quiet && ::isatty(STDOUT_FILENO) == 1;
   if (cfg.crash_iterations <= 1) return Finish(Run(cfg), out, cfg.quiet);
 
   // Crash cycles: each a whole run (fresh filesystem, fresh run id); the last one's report carries the list.
   std::vector<RunReport> cycles;
   SplitMix seeds{cfg.seed ? cfg.seed : MonotonicNs()};
+  uint64_t violations = 0;
   for (int i = 0; i < cfg.crash_iterations && !g_interrupted.load(); ++i) {
     RunConfig c = cfg;
     c.seed = seeds.Next();
+    c.progress.cycle = i + 1;
+    c.progress.cycles = cfg.crash_iterations;
+    c.progress.violations_before = violations;
     cycles.push_back(Run(c));
     const RunReport& r = cycles.back();
+    if (r.verification) violations += r.verification->kernel_violations;
     if (!cfg.quiet)
       std::printf("cycle %d/%d seed %llu: %s, %llu kernel violation(s), %llu strict miss(es)%s\n", i + 1,
                   cfg.crash_iterations, static_cast<unsigned long long>(c.seed), r.verdict.c_str(),
@@ -262,7 +268,8 @@ int main(int argc, char** argv) {
   selftest->add_option("--fs", st_fs, "Filesystems, comma separated. Default ext4,xfs");
   selftest->add_option("--clean-runs", st_cfg.clean_runs, "Clean crash cycles per filesystem. Default 3")
       ->check(CLI::Range(0, 100000));
-  selftest->add_flag("!--no-plant", st_cfg.plant, "Skip the planted-fault cycle");
+  bool st_no_plant = false;
+  selftest->add_flag("--no-plant", st_no_plant, "Skip the planted-fault cycle");
   selftest->add_option("--duration", st_duration, "Phase duration of each cycle. Default 1s");
   selftest->add_option("--size", st_size, "Target size of each cycle. Default 32M");
   selftest->add_option("--pinner", st_cfg.base.pinner, "Pinner of the cycles. Default vmsplice");
@@ -311,6 +318,7 @@ int main(int argc, char** argv) {
   if (*run) return longpin::RunCommand(cfg, text, run_out, job);
   if (*matrix) return MatrixCommand(matrix_options);
   if (*verify) return VerifyCommand(state_dir, verify_target, verify_out, verify_quiet);
+  st_cfg.plant = !st_no_plant;
   if (*selftest && st_crash == "log-writes") st_cfg.crash = CrashModel::kLogWrites;
   if (*selftest) return SelftestCommand(st_cfg, st_fs, st_duration, st_size, st_json);
   if (*report) return ReportCommand(report_input, report_out);

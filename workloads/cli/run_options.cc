@@ -88,7 +88,7 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
                  "cuda: how the GPU writes: copy (cudaMemcpyAsync) | kernel (stores through the mapped pointer). "
                  "Default copy")
       ->check(CLI::IsMember({"copy", "kernel"}));
-  app.add_flag("--quiet,-q", cfg.quiet, "Print only the verdict line");
+  app.add_flag("--quiet,-q", cfg.quiet, "Print only the verdict line (no live progress line either; it is drawn only when stdout is a terminal)");
   app.add_option("--mapping", t.mapping,
                  "How the target is mapped: shared (file, default), private (file, MAP_PRIVATE), memfd, thp, hugetlb");
   app.add_option("--crash", t.crash,

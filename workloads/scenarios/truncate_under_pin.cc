@@ -26,13 +26,13 @@ constexpr double kPunchInterval = 0.05;
 
 // Runs one punch-like call over [offset, offset + bytes) between its two log records. false: the call failed
 // (the start record stays unmatched: the range promises nothing from then on, which is weaker, never wrong).
-bool LoggedPunch(ScenarioEnv& env, uint64_t offset, uint64_t bytes, const char* what, int (*call)(int, uint64_t, uint64_t, uint64_t),
-                 uint64_t file_size) {
+bool LoggedPunch(ScenarioEnv& env, uint64_t offset, uint64_t bytes, const char* what,
+                 int (*call)(WorkloadContext&, uint64_t, uint64_t, uint64_t), uint64_t file_size) {
   env.lane->Append(RecordType::kPunch, 0, 0, 1, offset, bytes);
   int rc;
   {
     OpScope op(env.slot, OpKind::kWrite);
-    rc = call(env.ctx.fd, offset, bytes, file_size);
+    rc = call(env.ctx, offset, bytes, file_size);
   }
   if (rc != 0) {
     const int err = errno;
@@ -49,18 +49,24 @@ bool LoggedPunch(ScenarioEnv& env, uint64_t offset, uint64_t bytes, const char* 
   return true;
 }
 
-int PunchHole(int fd, uint64_t offset, uint64_t bytes, uint64_t) {
-  return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(bytes));
+int PunchHole(WorkloadContext& ctx, uint64_t offset, uint64_t bytes, uint64_t) {
+  return ::fallocate(ctx.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(offset), off_t(bytes));
 }
 
 // Truncates the file to `offset` and extends it back to its size: the tail reads as zeros.
-int TruncateTail(int fd, uint64_t offset, uint64_t, uint64_t file_size) {
-  if (::ftruncate(fd, off_t(offset)) != 0) return -1;
-  // Re-extend at once: until then the CPU writers' stores beyond the end fault (logged as failed writes)
-  // and the pinner's IO into the mapping there fails with EFAULT.
-  int rc;
-  while ((rc = ::ftruncate(fd, off_t(file_size))) != 0 && errno == EINTR) {
+int TruncateTail(WorkloadContext& ctx, uint64_t offset, uint64_t, uint64_t file_size) {
+  // Re-extend at once: until then the CPU writers' stores beyond the end fault (logged as failed writes) and the
+  // pinner's IO into the mapping there fails with EFAULT; the odd epoch tells the pin driver that such an
+  // EFAULT is this scenario's doing (workload_context.h).
+  ctx.truncate_epoch.fetch_add(1, std::memory_order_acq_rel);
+  int rc = ::ftruncate(ctx.fd, off_t(offset));
+  if (rc == 0) {
+    while ((rc = ::ftruncate(ctx.fd, off_t(file_size))) != 0 && errno == EINTR) {
+    }
   }
+  const int err = errno;
+  ctx.truncate_epoch.fetch_add(1, std::memory_order_acq_rel);
+  errno = err;
   return rc;
 }
 
