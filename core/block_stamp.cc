@@ -161,8 +161,24 @@ BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const st
   // no payload word carries it: the header and tail are stored last, so a copy racing a writer's stores can
   // pair an old, whole header or tail with a payload that is already all new.
   const bool tail_vouched = w[n - 2] <= kMaxPlausibleGeneration && w[n - 1] == TailCheck(run, block, w[n - 2]);
+  // A copy that cut the header store itself (StampBlock stores it in 16-byte pieces, a copy reads forward and
+  // may be overtaken): the generation word and the checksum come from consecutive generations, g and g-1 or
+  // g and g+1. The checksum then vouches for the header with the neighbouring generation put back, which no
+  // damage but a +-1 change of the generation word itself can imitate (that still classifies as torn, never
+  // intact). Without this, the cut reads as one generation with a broken header: corrupt, a false alarm.
+  uint64_t header_cut_other = 0;
+  if (!header_valid && w[0] == kStampMagic && w[4] <= kMaxPlausibleGeneration) {
+    uint64_t h[7];
+    std::memcpy(h, w, sizeof h);
+    for (uint64_t other : {w[4] - 1, w[4] + 1}) {
+      if (other == 0 || other > kMaxPlausibleGeneration) continue;
+      h[4] = other;
+      if (XXH64(h, 56, 0) == w[7]) header_cut_other = other;
+    }
+  }
+  if (header_cut_other) note(header_cut_other);
   for (size_t i : {size_t{4}, n - 2}) {
-    const bool vouched = i == 4 ? header_valid : tail_vouched;
+    const bool vouched = i == 4 ? header_valid || header_cut_other != 0 : tail_vouched;
     if (w[i] == 0) {
       zero = true;
     } else if ((ngens == 0 || vouched) && w[i] <= kMaxPlausibleGeneration) {
