@@ -335,6 +335,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   report.pinner = cfg.pinner;
   report.sync_op = SyncOpName(cfg.sync_op);
   report.sync_interval_s = cfg.sync_interval_s;
+  report.sync_each_write = cfg.sync_each_write;
   report.mapping = MappingName(cfg.mapping);
   SplitMix seeds{report.seed};
   report.run_id = seeds.Next();
@@ -603,6 +604,10 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     std::vector<SyncerTally> sync_t(sync_w.size());
     PinDriverTally pin_t;
     pin_t.run_start_ns = run_start_ns;
+    if (cfg.sync_each_write) {
+      for (auto& t : cpu_t) t.own_syncs = std::make_unique<SyncerTally>();
+      for (auto& t : pw_t) t.own_syncs = std::make_unique<SyncerTally>();
+    }
     PhaseThreads threads;
     int writer_id = 0;
     for (size_t i = 0; i < cpu_w.size(); ++i, ++writer_id)
@@ -611,7 +616,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     for (size_t i = 0; i < pw_w.size(); ++i, ++writer_id)
       threads.emplace_back(RunPwriteWriter, std::ref(ctx), writer_id, seeds.Next(), pw_w[i].lane, pw_w[i].slot,
                            &pw_t[i]);
-    for (size_t i = 0; i < sync_w.size(); ++i)
+    for (size_t i = 0; i < (cfg.sync_each_write ? 0 : sync_w.size()); ++i)
       threads.emplace_back(RunSyncer, std::ref(ctx), int(i), sync_w[i].lane, sync_w[i].slot, &sync_t[i]);
     if (pinned) {
       const int dma_id = pinner_writes && pinner->can_write() ? writer_id : -1;
@@ -648,6 +653,9 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
         s.writes += pin_t.dma.completed;
         LatencyHistogram live;
         for (const auto& t : sync_t) t.live.SnapshotInto(live);
+        for (const auto* ts : {&cpu_t, &pw_t})
+          for (const auto& t : *ts)
+            if (t.own_syncs) t.own_syncs->live.SnapshotInto(live);
         s.syncs = live.count();
         s.sync_p99_ns = live.Quantile(0.99);
         s.pinned_pages = pin_t.held_pages;
@@ -700,6 +708,12 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       hist.Merge(t.latency);
       for (auto& [k, v] : t.errors) pr.sync_errors[k] += v;
     }
+    for (const auto* ts : {&cpu_t, &pw_t})
+      for (const auto& t : *ts)
+        if (t.own_syncs) {
+          hist.Merge(t.own_syncs->latency);
+          for (auto& [k, v] : t.own_syncs->errors) pr.sync_errors[k] += v;
+        }
     if (pinned) {
       PinCounterSnapshot before = pr.pins.before, after = pr.pins.after;
       pr.pins = pin_t.pins;

@@ -30,6 +30,9 @@ struct RunConfig {
   double rate = 0;                  // writes per second per writer; 0 = as fast as possible
   SyncOpKind sync_op = SyncOpKind::kFsync;
   double sync_interval_s = 0.010;
+  // --sync OP:each-write: every CPU and pwrite writer calls OP after each of its writes, in its own thread
+  // (fio's --fsync=1), and no syncer thread runs.
+  bool sync_each_write = false;
   int syncers = 1;
   double duration_s = 5.0;          // per phase
   std::vector<std::string> phases = {"baseline", "pinned"};

@@ -126,6 +126,7 @@ std::string RenderJson(const RunReport& r) {
                     {"pinner", r.pinner},
                     {"sync_op", r.sync_op},
                     {"sync_interval_s", r.sync_interval_s},
+                    {"sync_each_write", r.sync_each_write},
                     {"interrupted", r.interrupted},
                     {"run_dir", r.run_dir},
                     {"expected_log", r.expected_log_path},
@@ -175,10 +176,11 @@ std::string RenderJson(const RunReport& r) {
 std::string RenderSummary(const RunReport& r) {
   std::string out;
   out += fmt::format("longpin run {:016x}  kernel {}  {}\n", r.run_id, r.kernel, r.fs_detail);
-  out += fmt::format("target {} of {} blocks of {}, pinner {}, sync {} every {}, seed {}\n",
-                     FormatSize(r.target_size), r.block_size ? r.target_size / r.block_size : 0,
-                     FormatSize(r.block_size), r.pinner, r.sync_op, FormatNs(uint64_t(r.sync_interval_s * 1e9)),
-                     r.seed);
+  const std::string schedule =
+      r.sync_each_write ? "after each write" : "every " + FormatNs(uint64_t(r.sync_interval_s * 1e9));
+  out += fmt::format("target {} of {} blocks of {}, pinner {}, sync {} {}, seed {}\n", FormatSize(r.target_size),
+                     r.block_size ? r.target_size / r.block_size : 0, FormatSize(r.block_size), r.pinner, r.sync_op,
+                     schedule, r.seed);
   if (r.mapping != "shared") out += "mapping: " + r.mapping_detail + "\n";
   for (const auto& n : r.notes) out += "note: " + n + "\n";
   if (!r.phases.empty()) {

@@ -96,6 +96,7 @@ struct RunReport {
   std::string pinner;
   std::string sync_op;
   double sync_interval_s = 0;
+  bool sync_each_write = false;  // --sync OP:each-write: the writers sync, no syncer thread
   bool interrupted = false;
   std::vector<PhaseReport> phases;
   std::optional<Verification> verification;

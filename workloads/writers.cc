@@ -89,6 +89,7 @@ void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* l
     }
     lane->Append(RecordType::kWrite, uint8_t(WriterKind::kCpu), uint16_t(writer_id), 0, b, id.generation);
     ++tally->completed;
+    if (tally->own_syncs) RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
   }
   lane->Publish();
 }
@@ -129,6 +130,7 @@ void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane
     }
     lane->Append(RecordType::kWrite, uint8_t(WriterKind::kPwrite), uint16_t(writer_id), 0, b, id.generation);
     ++tally->completed;
+    if (tally->own_syncs) RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
   }
   lane->Publish();
 }

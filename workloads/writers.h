@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/expected_log.h"
 #include "core/hang_watchdog.h"
 #include "core/live_counter.h"
+#include "workloads/syncer.h"
 #include "workloads/workload_context.h"
 
 namespace longpin {
@@ -19,6 +21,8 @@ struct WriterTally {
   // Failures the workload caused on purpose (a write into a tail a scenario had truncated away): reported, and
   // still logged as failed writes for the oracle, but not IO errors of the run.
   std::map<std::string, uint64_t> expected_errors;
+  // --sync OP:each-write: the writer's own syncs (nullptr otherwise).
+  std::unique_ptr<SyncerTally> own_syncs;
 };
 
 // Installs the SIGBUS handler that turns a fault on a mapped store (ENOSPC, EIO, a shut-down filesystem)

@@ -83,6 +83,34 @@ TEST_P(ShortRun, PassesWithZeroViolations) {
 INSTANTIATE_TEST_SUITE_P(Filesystems, ShortRun, ::testing::Values("ext4", "xfs", "btrfs"),
                          [](const ::testing::TestParamInfo<const char*>& param_info) { return std::string(param_info.param); });
 
+// --sync fsync:each-write: fio's --fsync=1. Every write of a CPU or pwrite writer is followed by its own fsync in
+// its thread (no syncer thread), so a phase has exactly as many syncs as writes, and each sync promises the
+// write before it: the strict contract finds every one.
+TEST(RunSyncEachWrite, EveryWriteIsFollowedByItsOwnSync) {
+  if (auto why = NeedFs("ext4")) GTEST_SKIP() << *why;
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string report = tmp.File("report.json");
+  Outcome o = RunLongpin({"run", "--sync", "fsync:each-write", "--writers", "cpu:1,pwrite:1", "--rate", "200",
+                          "--duration", "1s", "--size", "16M", "--json", report, "--workdir", tmp.File("work")});
+  ASSERT_EQ(o.exit_code, 0) << o.Describe();
+  EXPECT_NE(o.out.find("sync fsync after each write"), std::string::npos) << o.out;
+  auto r = ReadJson(report);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ((*r)["run"]["sync_each_write"], true);
+  for (const auto& phase : (*r)["phases"]) {
+    const uint64_t writes = phase["writes"]["cpu"].get<uint64_t>() + phase["writes"]["pwrite"].get<uint64_t>();
+    EXPECT_GT(writes, 100u) << phase.dump(2);
+    EXPECT_EQ(phase["sync"]["fsync"]["count"].get<uint64_t>(), writes) << phase.dump(2);
+  }
+  for (const char* kind : {"cpu", "pwrite"}) {
+    const auto& w = (*r)["verification"]["strict_contract"]["by_writer"][kind];
+    EXPECT_GT(w["promised"].get<uint64_t>(), 0u) << kind;
+    EXPECT_EQ(w["found"], w["promised"]) << kind;
+  }
+  EXPECT_EQ(Join(Leftovers(tmp.path())), "");
+}
+
 struct BadInput {
   const char* name;
   std::vector<std::string> args;
@@ -105,6 +133,7 @@ TEST(RunBadInput, OneLineExitTwoAndNothingCreated) {
       {"unknown fs", {"--fs", "zfs"}, 2},
       {"bad writers", {"--writers", "gpu:2"}, 2},
       {"bad sync", {"--sync", "fsync:never"}, 2},
+      {"bad sync schedule", {"--sync", "fsync:each"}, 2},
       {"bad phases", {"--phases", "warmup"}, 2},
       {"larger than free space", {"--size", "1024T"}, 2},
       {"unknown pinner", {"--pinner", "no-such-pinner"}, 2},

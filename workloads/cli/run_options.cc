@@ -63,7 +63,8 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--rate", cfg.rate, "Writes per second per writer (0: as fast as possible). Default 0")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--sync", t.sync,
-                 "Sync op fsync|fdatasync|msync|sync_file_range|syncfs, optionally :INTERVAL. Default fsync:10ms");
+                 "Sync op fsync|fdatasync|msync|sync_file_range|syncfs, optionally :INTERVAL (a syncer thread) or :each-write "
+                 "(every writer syncs after each of its writes, like fio --fsync=1). Default fsync:10ms");
   app.add_option("--syncers", cfg.syncers, "Syncer threads. Default 1")->check(CLI::Range(1, 64));
   app.add_option("--duration", t.duration, "Duration of each phase (e.g. 5s, 500ms). Default 5s");
   app.add_option("--phases", t.phases, "Phases in order, from baseline,pinned. Default baseline,pinned");
@@ -167,9 +168,12 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     auto op = ParseSyncOp(t.sync.substr(0, colon));
     if (!op) return "--sync " + t.sync + ": unknown op (fsync, fdatasync, msync, sync_file_range, syncfs)";
     cfg.sync_op = *op;
-    if (colon != std::string::npos) {
+    if (colon != std::string::npos && t.sync.substr(colon + 1) == "each-write") {
+      cfg.sync_each_write = true;
+    } else if (colon != std::string::npos) {
       auto d = ParseDuration(t.sync.substr(colon + 1));
-      if (!d || *d <= 0) return "--sync " + t.sync + ": interval must be a positive duration (e.g. 10ms)";
+      if (!d || *d <= 0)
+        return "--sync " + t.sync + ": after the colon, a positive interval (e.g. 10ms) or each-write";
       cfg.sync_interval_s = *d;
     }
   }
