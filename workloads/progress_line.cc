@@ -40,6 +40,7 @@ ProgressLine::ProgressLine(bool enabled, std::FILE* out, size_t width)
 std::string ProgressLine::Format(const ProgressSample& s, double writes_per_s, double syncs_per_s,
                                  size_t width) {
   std::string line = fmt::format("{:.1f}s", s.elapsed_s);
+  if (!s.label.empty()) line += " " + s.label;
   if (s.cycles > 1) line += fmt::format(" cycle {}/{}", s.cycle, s.cycles);
   line += " " + s.phase;
   if (s.phase_number > 0) line += fmt::format(" {}/{}", s.phase_number, s.phase_count);

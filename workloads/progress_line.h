@@ -23,6 +23,7 @@ struct ProgressSample {
   uint64_t kernel_events = 0;  // alarms in the kernel log since the run started
   uint64_t violations = 0;     // found so far (earlier crash cycles)
   int cycle = 0, cycles = 0;   // crash cycle i of n; cycles <= 1: a single run
+  std::string label;           // what the run is part of ("selftest xfs clean"); empty for a plain run
 };
 
 class ProgressLine {

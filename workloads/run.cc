@@ -535,6 +535,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     s.violations = cfg.progress.violations_before;
     s.cycle = cfg.progress.cycle;
     s.cycles = cfg.progress.cycles;
+    s.label = cfg.progress.label;
     return s;
   };
   HangWatchdog watchdog(cfg.hang_threshold_s);

@@ -53,6 +53,7 @@ struct RunConfig {
     bool enabled = false;
     int cycle = 0, cycles = 0;
     uint64_t violations_before = 0;
+    std::string label;  // what the run is part of ("selftest xfs clean"), shown first
   } progress;
   MappingKind mapping = MappingKind::kShared;
   // Crash models. none: sync verification. shutdown: FS_IOC_SHUTDOWN(NOLOGFLUSH) of the scratch filesystem at

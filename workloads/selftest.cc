@@ -24,6 +24,7 @@ SelftestReport RunSelftest(const SelftestConfig& cfg) {
     rc.json_path.clear();
     if (cfg.plant) {
       rc.seed = seed++;
+      rc.progress.label = "selftest " + fs + " planted";
       BeforeVerifyHook plant = [&](BeforeVerify& a) {
         return PlantFaults(*a.scratch, a.target_path, a.pattern, a.expected, rc.seed, a.planted);
       };
@@ -66,6 +67,10 @@ SelftestReport RunSelftest(const SelftestConfig& cfg) {
     CleanRuns& clean = out.clean[fs];
     for (int i = 0; i < cfg.clean_runs; ++i) {
       rc.seed = seed++;
+      rc.progress.label = "selftest " + fs + " clean";
+      rc.progress.cycle = i + 1;
+      rc.progress.cycles = cfg.clean_runs;
+      rc.progress.violations_before = clean.violations;
       RunReport r = Run(rc);
       if (r.exit_code == kExitCannotRun) {
         out.skipped.push_back(fs + ": " + (r.reasons.empty() ? "cannot run" : r.reasons.front()));

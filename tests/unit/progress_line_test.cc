@@ -61,6 +61,8 @@ TEST(ProgressLine, FormatShowsTheCrashCycleAndUnknownRates) {
   const std::string line = ProgressLine::Format(s, -1, -1, 0);
   EXPECT_NE(line.find("cycle 2/5 pinned 2/2"), std::string::npos) << line;
   EXPECT_NE(line.find("writes -/s | fdatasync -/s p99 -"), std::string::npos) << line;
+  s.label = "selftest xfs clean";
+  EXPECT_EQ(ProgressLine::Format(s, -1, -1, 0).rfind("12.3s selftest xfs clean cycle 2/5 pinned 2/2", 0), 0u);
 }
 
 TEST(ProgressLine, FormatFitsTheTerminal) {

@@ -204,6 +204,7 @@ int SelftestCommand(SelftestConfig cfg, const std::string& fs_list, const std::s
     return kExitCannotRun;
   }
   InstallInterruptHandlers();
+  cfg.base.progress.enabled = ::isatty(STDOUT_FILENO) == 1;
   SelftestReport r = RunSelftest(cfg);
   if (!json_path.empty()) WriteFile(json_path, RenderSelftestJson(r));
   std::fputs(RenderSelftestSummary(r).c_str(), stdout);
