@@ -2,9 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <regex>
+#include <sstream>
 
 namespace longpin {
 namespace {
@@ -59,6 +63,76 @@ std::optional<KernelEventClass> ClassifyKernelLine(const std::string& msg) {
   return std::nullopt;
 }
 
+std::string KernelEvent::TaskSuffix() const {
+  if (pid == 0) return "";
+  std::string s = " (PID " + std::to_string(pid);
+  if (!comm.empty()) s += " " + comm;
+  if (!origin.empty()) s += ", " + origin;
+  return s + ")";
+}
+
+bool IsThisProcessOrChild(int pid) {
+  if (pid <= 0) return false;
+  if (pid == ::getpid()) return true;
+  struct stat st {};
+  if (::stat(("/proc/self/task/" + std::to_string(pid)).c_str(), &st) == 0) return true;
+  // A child: field 4 of /proc/PID/stat is its parent (after the command name in parentheses).
+  std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(text.substr(close + 1));
+  std::string state;
+  int ppid = 0;
+  rest >> state >> ppid;
+  return ppid == ::getpid();
+}
+
+KernelLogParser::KernelLogParser(IsOurs is_ours) : is_ours_(is_ours) {}
+
+void KernelLogParser::Attribute(KernelEvent& e, int pid, std::string comm) {
+  e.pid = pid;
+  e.comm = std::move(comm);
+  e.origin = is_ours_(pid) ? "longpin" : "other process";
+}
+
+bool KernelLogParser::Feed(const std::string& record) {
+  // "prio,seq,usec,flags;message\n continuation lines"
+  const auto semi = record.find(';');
+  if (semi == std::string::npos) return false;
+  std::string msg = record.substr(semi + 1);
+  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+  static const std::regex task_line("^CPU: [0-9]+ (UID: [0-9]+ )?PID: ([0-9]+) Comm: ([^ ]+)", std::regex::extended);
+  static const std::regex pid_in_line("PID: ([0-9]+)", std::regex::extended);
+  static const std::regex hung_task("task (.+):([0-9]+) blocked", std::regex::extended);
+  std::smatch m;
+  // The report of a WARNING/BUG/Oops names its task within a few records (after the "at file:line" or the
+  // "Modules linked in" record).
+  if (++records_since_event_ <= 8 && !events_.empty() && events_.back().comm.empty() &&
+      std::regex_search(msg, m, task_line)) {
+    Attribute(events_.back(), std::atoi(m[2].str().c_str()), m[3].str());
+    records_since_event_ = 1 << 30;
+    return true;
+  }
+  auto cls = ClassifyKernelLine(msg);
+  if (!cls) return false;
+  KernelEvent e;
+  e.cls = *cls;
+  e.line = msg;
+  auto c1 = record.find(','), c2 = record.find(',', c1 + 1);
+  if (c1 != std::string::npos && c2 != std::string::npos) e.usec = std::strtoull(record.c_str() + c2 + 1, nullptr, 10);
+  if (std::regex_search(msg, m, hung_task)) {
+    Attribute(e, std::atoi(m[2].str().c_str()), m[1].str());
+  } else if (std::regex_search(msg, m, pid_in_line)) {
+    // "WARNING: CPU: 1 PID: 4242 at ...": the pid now, the name when the task record comes.
+    e.pid = std::atoi(m[1].str().c_str());
+    e.origin = is_ours_(e.pid) ? "longpin" : "other process";
+  }
+  events_.push_back(std::move(e));
+  records_since_event_ = 0;
+  return true;
+}
+
 KernelLogMonitor::KernelLogMonitor() {
   fd_ = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) {
@@ -104,20 +178,9 @@ void KernelLogMonitor::Loop() {
       ::poll(&p, 1, 100);
       continue;
     }
-    buf[n] = 0;
-    // "prio,seq,usec,flags;message\n continuation lines"
-    std::string rec(buf, size_t(n));
-    auto semi = rec.find(';');
-    if (semi == std::string::npos) continue;
-    std::string msg = rec.substr(semi + 1);
-    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    auto cls = ClassifyKernelLine(msg);
-    if (!cls) continue;
-    uint64_t usec = 0;
-    auto c1 = rec.find(','), c2 = rec.find(',', c1 + 1);
-    if (c1 != std::string::npos && c2 != std::string::npos) usec = std::strtoull(rec.c_str() + c2 + 1, nullptr, 10);
+    if (!parser_.Feed(std::string(buf, size_t(n)))) continue;
     std::lock_guard<std::mutex> g(mu_);
-    events_.push_back({*cls, msg, usec});
+    events_ = parser_.events();
   }
 }
 

@@ -18,14 +18,43 @@ enum class KernelEventClass { kBug, kWarning, kOops, kHungTask, kFsError, kDataR
 const char* KernelEventClassName(KernelEventClass c);
 
 struct KernelEvent {
-  KernelEventClass cls;
+  KernelEventClass cls = KernelEventClass::kExpected;
   std::string line;       // the message text (without the kmsg prefix)
   uint64_t usec = 0;      // kernel timestamp
+  // The task the kernel named (the "PID: N ... Comm: X" of the report, or "task X:N" of a hung task); 0 and
+  // empty when it named none. /dev/kmsg is system-wide: this says whether the event came from this run.
+  int pid = 0;
+  std::string comm;
+  std::string origin;     // "longpin" (this process, a thread or a child of it), "other process", "" unknown
   bool alarm() const { return cls != KernelEventClass::kExpected; }
+  // " (PID 4242 stress-ng, other process)", or "" when no task was named.
+  std::string TaskSuffix() const;
 };
 
 // Classifies one kernel log message; nullopt = not interesting.
 std::optional<KernelEventClass> ClassifyKernelLine(const std::string& msg);
+
+// Turns /dev/kmsg records ("prio,seq,usec,flags;message") into events. A WARNING or BUG names its task in a
+// record of its own a few records later ("CPU: 1 UID: 0 PID: 4242 Comm: stress-ng ..."): the parser attaches
+// it to the event before. is_ours(pid) decides the origin; it is asked when the task is named, while the task
+// still exists.
+class KernelLogParser {
+ public:
+  using IsOurs = bool (*)(int pid);
+  explicit KernelLogParser(IsOurs is_ours);
+  // True when the record added an event or named the task of the last one.
+  bool Feed(const std::string& record);
+  std::vector<KernelEvent>& events() { return events_; }
+
+ private:
+  void Attribute(KernelEvent& e, int pid, std::string comm);
+  IsOurs is_ours_;
+  std::vector<KernelEvent> events_;
+  int records_since_event_ = 1 << 30;  // how far back the last event without a task is
+};
+
+// Whether pid is this process, one of its threads, or a child of it (the helpers some pinners start).
+bool IsThisProcessOrChild(int pid);
 
 class KernelLogMonitor {
  public:
@@ -38,6 +67,7 @@ class KernelLogMonitor {
 
  private:
   void Loop();
+  KernelLogParser parser_{IsThisProcessOrChild};  // only the monitor thread touches it
   int fd_ = -1;
   std::optional<std::string> unavailable_;
   std::atomic<bool> stop_{false};

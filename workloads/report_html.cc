@@ -673,12 +673,18 @@ std::string KernelSection(const json& run) {
   const json& events = Member(run, "kernel_events");
   if (events.is_array() && !events.empty()) {
     out += "<table class=\"kernel-events\"><caption>kernel log lines</caption>" +
-           HeaderRow({"class", "time (µs)", "line"});
+           HeaderRow({"class", "time (µs)", "task (/dev/kmsg is system-wide)", "line"});
     for (const auto& e : events) {
       const json& alarm = Member(e, "alarm");
       bool is_alarm = !(alarm.is_boolean() && !alarm.get<bool>());
+      const std::string pid = TextAt(e, "pid");
+      std::string task;
+      if (!pid.empty() && pid != "0") {
+        task = "PID " + pid + " " + TextAt(e, "comm");
+        if (!TextAt(e, "origin").empty()) task += " (" + TextAt(e, "origin") + ")";
+      }
       out += "<tr>" + Cell(TextAt(e, "class", "?"), is_alarm ? "fail" : "") + Cell(TextAt(e, "usec"), "num") +
-             "<td><code>" + Esc(TextAt(e, "line")) + "</code></td></tr>";
+             Cell(task) + "<td><code>" + Esc(TextAt(e, "line")) + "</code></td></tr>";
     }
     out += "</table>\n";
   }

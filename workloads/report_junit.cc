@@ -69,7 +69,11 @@ std::vector<std::string> EventLines(const json& run) {
     for (const auto& e : events) {
       const json& alarm = Member(e, "alarm");
       if (alarm.is_boolean() && !alarm.get<bool>()) continue;
-      out.push_back(fmt::format("kernel {}: {}", TextAt(e, "class", "event"), TextAt(e, "line")));
+      const std::string pid = TextAt(e, "pid");
+      const std::string task = pid.empty() || pid == "0"
+                                   ? ""
+                                   : fmt::format(" (PID {} {}, {})", pid, TextAt(e, "comm"), TextAt(e, "origin"));
+      out.push_back(fmt::format("kernel {}: {}{}", TextAt(e, "class", "event"), TextAt(e, "line"), task));
     }
   const json& hangs = Member(run, "hangs");
   if (hangs.is_array())

@@ -315,7 +315,8 @@ void ConcludeVerdict(RunReport& report) {
   }
   for (const auto& e : report.kernel_events)
     if (e.alarm())
-      SetVerdict(report, "fail", kExitFail, std::string("kernel ") + KernelEventClassName(e.cls) + ": " + e.line);
+      SetVerdict(report, "fail", kExitFail,
+                 std::string("kernel ") + KernelEventClassName(e.cls) + ": " + e.line + e.TaskSuffix());
   for (const auto& h : report.hangs)
     SetVerdict(report, "fail", kExitFail,
                h.role + " stuck in " + h.op + " for " + std::to_string(int(h.seconds)) + " s (wchan " + h.wchan + ")");

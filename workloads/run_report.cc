@@ -101,7 +101,13 @@ std::string RenderJson(const RunReport& r) {
   for (const auto& p : r.phases) phases.push_back(PhaseJson(p));
   json events = json::array();
   for (const auto& e : r.kernel_events)
-    events.push_back({{"class", KernelEventClassName(e.cls)}, {"alarm", e.alarm()}, {"line", e.line}, {"usec", e.usec}});
+    events.push_back({{"class", KernelEventClassName(e.cls)},
+                      {"alarm", e.alarm()},
+                      {"line", e.line},
+                      {"usec", e.usec},
+                      {"pid", e.pid},
+                      {"comm", e.comm},
+                      {"origin", e.origin}});
   json hangs = json::array();
   for (const auto& h : r.hangs)
     hangs.push_back({{"role", h.role}, {"op", h.op}, {"tid", h.tid}, {"seconds", h.seconds}, {"wchan", h.wchan},
@@ -244,7 +250,7 @@ std::string RenderSummary(const RunReport& r) {
   }
   if (r.kernel_log_unavailable) out += "kernel log: not monitored (" + *r.kernel_log_unavailable + ")\n";
   for (const auto& e : r.kernel_events)
-    out += fmt::format("kernel {}: {}\n", KernelEventClassName(e.cls), e.line);
+    out += fmt::format("kernel {}: {}{}\n", KernelEventClassName(e.cls), e.line, e.TaskSuffix());
   for (const auto& h : r.hangs)
     out += fmt::format("hang: {} in {} for {:.1f} s, wchan {}\n{}", h.role, h.op, h.seconds, h.wchan, h.kernel_stack);
   out += fmt::format("\nverdict: {}", r.verdict);

@@ -3,6 +3,7 @@
 #include "core/kernel_log.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace longpin {
 namespace {
@@ -47,7 +48,9 @@ TEST(KernelLog, LinesWorthFlaggingAreClassified) {
     ASSERT_TRUE(got.has_value()) << "not flagged: " << c.line;
     EXPECT_EQ(*got, c.cls) << c.line << " classified " << KernelEventClassName(*got) << ", want "
                            << KernelEventClassName(c.cls);
-    KernelEvent e{*got, c.line, 0};
+    KernelEvent e;
+    e.cls = *got;
+    e.line = c.line;
     EXPECT_TRUE(e.alarm()) << c.line;
   }
 }
@@ -61,7 +64,9 @@ TEST(KernelLog, OwnShutdownLinesAreExpectedNotAlarms) {
     auto got = ClassifyKernelLine(line);
     ASSERT_TRUE(got.has_value()) << line;
     EXPECT_EQ(*got, KernelEventClass::kExpected) << line << " classified " << KernelEventClassName(*got);
-    EXPECT_FALSE((KernelEvent{*got, line, 0}.alarm()));
+    KernelEvent e;
+    e.cls = *got;
+    EXPECT_FALSE(e.alarm());
   }
 }
 
@@ -86,6 +91,62 @@ TEST(KernelLog, ClassNames) {
   EXPECT_STREQ(KernelEventClassName(KernelEventClass::kHungTask), "hung_task");
   EXPECT_STREQ(KernelEventClassName(KernelEventClass::kExpected), "expected");
   EXPECT_STREQ(KernelEventClassName(KernelEventClass::kDataRisk), "data_risk");
+}
+
+// KernelLogParser: /dev/kmsg is system-wide, so each event carries the task the kernel named and whether it is
+// this run's. The records are in the format of /dev/kmsg; the task tests use a fixed "ours" set.
+bool PidIs4242(int pid) { return pid == 4242; }
+
+TEST(KernelLogParser, WarningTakesItsPidFromItsLineAndItsNameFromTheTaskRecord) {
+  KernelLogParser p(PidIs4242);
+  EXPECT_TRUE(p.Feed("4,1001,5000000,-;WARNING: CPU: 1 PID: 777 at mm/gup.c:2456 __get_user_pages+0x1/0x2"));
+  EXPECT_FALSE(p.Feed("4,1002,5000001,c;Modules linked in:"));
+  EXPECT_TRUE(p.Feed("4,1003,5000002,c;CPU: 1 UID: 0 PID: 777 Comm: stress-ng Not tainted 6.18.44 #1"));
+  ASSERT_EQ(p.events().size(), 1u);
+  const KernelEvent& e = p.events()[0];
+  EXPECT_EQ(e.cls, KernelEventClass::kWarning);
+  EXPECT_EQ(e.pid, 777);
+  EXPECT_EQ(e.comm, "stress-ng");
+  EXPECT_EQ(e.origin, "other process");
+  EXPECT_EQ(e.usec, 5000000u);
+  EXPECT_EQ(e.TaskSuffix(), " (PID 777 stress-ng, other process)");
+}
+
+TEST(KernelLogParser, BugWithoutPidInItsLineIsNamedByTheTaskRecord) {
+  KernelLogParser p(PidIs4242);
+  p.Feed("0,7,100,-;BUG: Bad page state in process longpin  pfn:1234");
+  p.Feed("0,8,101,c;page: refcount:0 mapcount:0 mapping:0000000000000000");
+  p.Feed("4,9,102,c;CPU: 0 PID: 4242 Comm: longpin Tainted: G    B");  // the older format, without UID
+  ASSERT_EQ(p.events().size(), 1u);
+  EXPECT_EQ(p.events()[0].pid, 4242);
+  EXPECT_EQ(p.events()[0].origin, "longpin");
+}
+
+TEST(KernelLogParser, HungTaskIsNamedByItsOwnLine) {
+  KernelLogParser p(PidIs4242);
+  p.Feed("3,50,900,-;INFO: task kworker/u8:3:4242 blocked for more than 120 seconds.");
+  ASSERT_EQ(p.events().size(), 1u);
+  EXPECT_EQ(p.events()[0].comm, "kworker/u8:3");
+  EXPECT_EQ(p.events()[0].pid, 4242);
+  EXPECT_EQ(p.events()[0].origin, "longpin");
+}
+
+TEST(KernelLogParser, ATaskRecordFarFromAnyEventNamesNothing) {
+  KernelLogParser p(PidIs4242);
+  p.Feed("4,1,1,-;WARNING: at fs/iomap/buffered-io.c:1 iomap_writepage_map+0x1/0x2");
+  for (int i = 0; i < 12; ++i) p.Feed("6,2,2,-;loop0: detected capacity change");
+  EXPECT_FALSE(p.Feed("4,3,3,-;CPU: 1 UID: 0 PID: 4242 Comm: longpin Not tainted"));
+  ASSERT_EQ(p.events().size(), 1u);
+  EXPECT_EQ(p.events()[0].pid, 0);
+  EXPECT_EQ(p.events()[0].TaskSuffix(), "");
+  EXPECT_FALSE(p.Feed("garbage without a separator"));
+}
+
+TEST(KernelLogParser, ThisProcessAndItsThreadsAreOurs) {
+  EXPECT_TRUE(IsThisProcessOrChild(::getpid()));
+  EXPECT_TRUE(IsThisProcessOrChild(int(::gettid())));
+  EXPECT_FALSE(IsThisProcessOrChild(1));
+  EXPECT_FALSE(IsThisProcessOrChild(0));
 }
 
 }  // namespace

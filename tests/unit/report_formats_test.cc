@@ -74,7 +74,7 @@ json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timel
   r.verification = v;
   if (kernel_violations)
     r.reasons.push_back(std::to_string(kernel_violations) + " kernel-contract violation(s)");
-  r.kernel_events.push_back({KernelEventClass::kWarning, kScriptKernelLine, 42});
+  r.kernel_events.push_back({KernelEventClass::kWarning, kScriptKernelLine, 42, 4242, "<i>x</i>", "other process"});
   json doc = json::parse(RenderJson(r));
   if (with_timeline) {
     json syncs = json::array(), pins = json::array(), vmstat = json::array();
@@ -362,6 +362,8 @@ TEST(ReportJUnit, EscapesKernelLinesAndDropsInvalidBytes) {
       xml.find("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; ]]&gt; \\x01 \xef\xbf\xbd end"),
       std::string::npos)
       << xml;
+  // The task the kernel named, so a reader sees whether the event was this run's.
+  EXPECT_NE(xml.find(" (PID 4242 &lt;i&gt;x&lt;/i&gt;, other process)"), std::string::npos) << xml;
 }
 
 TEST(ReportJUnit, UnknownVerdictIsAnError) {
@@ -470,6 +472,7 @@ TEST(ReportHtml, EscapesKernelLines) {
   EXPECT_EQ(html.find("<b>0"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp;"), std::string::npos);
   EXPECT_NE(html.find("writer &lt;b&gt;0&lt;/b&gt;"), std::string::npos);
+  EXPECT_NE(html.find("<td>PID 4242 &lt;i&gt;x&lt;/i&gt; (other process)</td>"), std::string::npos);
 }
 
 TEST(ReportHtml, WithoutTimelineTheHistogramComesFromPercentiles) {
