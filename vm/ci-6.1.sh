@@ -2,6 +2,8 @@
 # CI job under Debian's 6.1 kernel (vm/run): the checks of issue 6 that need a kernel this machine lacks.
 #   rdma        longpin run --pinner rdma --mapping shared --fs ext4 on Soft-RoCE rxe0: the writable long-term
 #               pin of a file mapping is granted before 6.5; the run passes.
+#   kmsg        fake WARNING lines written to the guest's /dev/kmsg during a run, one named to another
+#               process and one to longpin: the run fails and each event says whose task it was.
 #   log-writes  longpin run --crash log-writes --fs xfs: every mark's crash state checked, zero kernel-contract
 #               violations.
 #   selftest    longpin selftest --crash log-writes --fs xfs: faults planted into a replayed crash state are
@@ -79,6 +81,33 @@ fi
 
 # 2. log-writes crash states on xfs. A sync every 250 ms keeps the number of states to check small enough for
 # an emulated guest; every one of them is checked.
+# /dev/kmsg is system-wide: a WARNING named to another process fails the run and says whose it was; one named
+# to longpin's own PID says so too. Fake lines in the guest's log only, never the host's.
+guest kmsg --load ext4 -- '
+    sleep 300 & other=$!
+    "$LP" run --fs ext4 --size 16M --duration 3s --pinner none --json "$R/report.json" & lp=$!
+    sleep 3  # inside the run: its kernel log monitor starts after the scratch filesystem is made
+    echo "<4>WARNING: CPU: 0 PID: $other at mm/gup.c:1 ci-6.1 fake warning of another process" >/dev/kmsg
+    echo "<4>CPU: 0 UID: 0 PID: $other Comm: sleep Not tainted" >/dev/kmsg
+    echo "<4>WARNING: CPU: 0 PID: $lp at mm/gup.c:2 ci-6.1 fake warning of longpin" >/dev/kmsg
+    wait $lp; rc=$?
+    kill $other
+    echo "$other" >"$R/other.pid"
+    exit $rc'
+if [[ -s $WORK/kmsg/report.json ]]; then
+    other=$(cat "$WORK/kmsg/other.pid" 2>/dev/null)
+    origins=$(json "$WORK/kmsg/report.json" '" ".join("%s:%s:%s" % (e["pid"], e["comm"] or "-", e["origin"].replace(" ", "_")) for e in d["kernel_events"] if e["alarm"])')
+    verdict=$(json "$WORK/kmsg/report.json" 'd["verdict"]')
+    if [[ $RC -eq 1 && $verdict == fail && $origins == "$other:sleep:other_process "*":-:longpin" ]]; then
+        line PASS kmsg "fake warnings fail the run and name their task: $origins"
+    else
+        line FAIL kmsg "exit $RC, verdict $verdict, events '$origins' (other pid $other): $(tail -n 1 "$WORK/kmsg/err")"
+        FAILED=1
+    fi
+else
+    line FAIL kmsg "exit $RC, no report: $(tail -n 1 "$WORK/kmsg/err")"; FAILED=1
+fi
+
 guest logwrites --load xfs -- '
     "$LP" run --crash log-writes --fs xfs --size 32M --duration 1s --sync fsync:250ms --json "$R/report.json"'
 if [[ -s $WORK/logwrites/report.json ]]; then
