@@ -27,31 +27,11 @@ rounds=${2:-3}
 interval_ms=${3:-50}
 longpin=$(realpath "$build")/longpin
 [[ -x $longpin ]] || { echo "fsync_vs_fio.sh: $longpin not built" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "fsync_vs_fio.sh: needs root (loop device, mount)" >&2; exit 77; }
-for tool in fio mkfs.ext4 losetup unshare python3; do
-  command -v $tool >/dev/null || { echo "fsync_vs_fio.sh: $tool not installed" >&2; exit 77; }
-done
-
-# Re-run inside a private mount namespace: the mount dies with it, even if this script is killed.
-if [[ -z ${LONGPIN_BENCH_IN_NS:-} ]]; then
-  exec env LONGPIN_BENCH_IN_NS=1 unshare -m --propagation private "$0" "$@"
-fi
-
-work=$(mktemp -d /var/tmp/longpin-fsync-bench.XXXXXX)
-loop=
-cleanup() {
-  umount "$work/mnt" 2>/dev/null || true
-  [[ -n $loop ]] && losetup -d "$loop" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-truncate -s 2G "$work/img"
-mkfs.ext4 -q -F "$work/img"
-loop=$(losetup -f --show --direct-io="$([[ ${LOOP_DIRECT_IO:-0} == 1 ]] && echo on || echo off)" "$work/img")
-mnt=$work/mnt
-mkdir "$mnt" "$work/longpin-workdir"
-mount -t ext4 "$loop" "$mnt"
+SCRIPT_ARGS=("$@")
+# shellcheck source=bench/scratch_ext4.sh
+source "$(dirname "$0")/scratch_ext4.sh"
+scratch_ext4 fsync_vs_fio.sh fio
+mkdir "$work/longpin-workdir"
 rate=$(python3 -c "print(1000 / $interval_ms)")
 
 echo "# $(uname -r), $(nproc) CPUs, loop $(losetup -n -O DIO "$loop" | tr -d ' ' | sed 's/1/direct-io/;s/0/buffered/') on $(df --output=source "$work" | tail -1), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -17,31 +17,11 @@ size=${2:-1G}
 rounds=${3:-5}
 bench=$(realpath "$build")/bench/verify_bench
 [[ -x $bench ]] || { echo "verify_vs_dd.sh: $bench not built" >&2; exit 2; }
-[[ $(id -u) == 0 ]] || { echo "verify_vs_dd.sh: needs root (loop device, mount)" >&2; exit 77; }
-for tool in dd fio mkfs.ext4 losetup unshare python3; do
-  command -v $tool >/dev/null || { echo "verify_vs_dd.sh: $tool not installed" >&2; exit 77; }
-done
-
-# Re-run inside a private mount namespace: the mount dies with it, even if this script is killed.
-if [[ -z ${LONGPIN_BENCH_IN_NS:-} ]]; then
-  exec env LONGPIN_BENCH_IN_NS=1 unshare -m --propagation private "$0" "$@"
-fi
-
-work=$(mktemp -d /var/tmp/longpin-verify-bench.XXXXXX)
-loop=
-cleanup() {
-  umount "$work/mnt" 2>/dev/null || true
-  [[ -n $loop ]] && losetup -d "$loop" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-truncate -s 2G "$work/img"
-mkfs.ext4 -q -F "$work/img"
-loop=$(losetup -f --show --direct-io="$([[ ${LOOP_DIRECT_IO:-0} == 1 ]] && echo on || echo off)" "$work/img")
-mkdir "$work/mnt"
-mount -t ext4 "$loop" "$work/mnt"
-target=$work/mnt/target.dat
+SCRIPT_ARGS=("$@")
+# shellcheck source=bench/scratch_ext4.sh
+source "$(dirname "$0")/scratch_ext4.sh"
+scratch_ext4 verify_vs_dd.sh dd fio
+target=$mnt/target.dat
 "$bench" --target="$target" --size="$size" --stamp
 
 echo "# $(uname -r), $(nproc) CPUs, loop $(losetup -n -O DIO "$loop" | tr -d ' ' | sed 's/1/direct-io/;s/0/buffered/') on $(df --output=source "$work" | tail -1), target $size, $(date -u +%FT%TZ)"

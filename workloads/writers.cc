@@ -60,6 +60,26 @@ void InstallMappedStoreGuard() {
   ::sigaction(SIGBUS, &sa, nullptr);
 }
 
+namespace {
+
+// Logs a write's outcome and counts it (err 0: completed; the block's generation is then promised by the next
+// sync that starts after this record); with --sync OP:each-write, syncs it at once.
+void FinishWrite(WorkloadContext& ctx, WriterKind kind, int writer_id, uint64_t block, uint64_t generation, int err,
+                 const char* error_key, LogLane* lane, OpSlot* slot, WriterTally* tally) {
+  if (err) {
+    lane->Append(RecordType::kWriteFailed, uint8_t(kind), uint16_t(writer_id), uint32_t(err), block, generation);
+    tally->errors[error_key]++;
+    // A failing target (shut down, full, truncated) fails again at once: do not spin on it.
+    ::usleep(10000);
+    return;
+  }
+  lane->Append(RecordType::kWrite, uint8_t(kind), uint16_t(writer_id), 0, block, generation);
+  ++tally->completed;
+  if (tally->own_syncs) RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
+}
+
+}  // namespace
+
 void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* lane, OpSlot* slot,
                   WriterTally* tally) {
   BindThreadToSlot(slot);
@@ -79,17 +99,8 @@ void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* l
       OpScope op(slot, OpKind::kWrite);
       faulted = !GuardedStamp(*ctx.pattern, id, ctx.map + b * bs);
     }
-    if (faulted) {
-      lane->Append(RecordType::kWriteFailed, uint8_t(WriterKind::kCpu), uint16_t(writer_id), EFAULT, b,
-                   id.generation);
-      tally->errors["cpu SIGBUS"]++;
-      // A faulting mapping (shut down or full filesystem) faults again at once: do not spin on it.
-      ::usleep(10000);
-      continue;
-    }
-    lane->Append(RecordType::kWrite, uint8_t(WriterKind::kCpu), uint16_t(writer_id), 0, b, id.generation);
-    ++tally->completed;
-    if (tally->own_syncs) RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
+    FinishWrite(ctx, WriterKind::kCpu, writer_id, b, id.generation, faulted ? EFAULT : 0, "cpu SIGBUS", lane, slot,
+                tally);
   }
   lane->Publish();
 }
@@ -120,17 +131,9 @@ void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane
       } while (n < 0 && errno == EINTR);
       if (n < 0) err = errno;
     }
-    if (n != ssize_t(bs)) {
-      if (n >= 0) err = EIO;  // a short write of one block: the rest may or may not be there
-      lane->Append(RecordType::kWriteFailed, uint8_t(WriterKind::kPwrite), uint16_t(writer_id), uint32_t(err),
-                   b, id.generation);
-      tally->errors[std::string("pwrite ") + std::string(ErrnoName(err))]++;
-      ::usleep(10000);
-      continue;
-    }
-    lane->Append(RecordType::kWrite, uint8_t(WriterKind::kPwrite), uint16_t(writer_id), 0, b, id.generation);
-    ++tally->completed;
-    if (tally->own_syncs) RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
+    if (n != ssize_t(bs) && n >= 0) err = EIO;  // a short write of one block: the rest may or may not be there
+    const std::string key = err ? "pwrite " + std::string(ErrnoName(err)) : std::string();
+    FinishWrite(ctx, WriterKind::kPwrite, writer_id, b, id.generation, err, key.c_str(), lane, slot, tally);
   }
   lane->Publish();
 }
