@@ -90,7 +90,8 @@ void StampBlock(const StampPattern& pattern, const StampId& id, std::byte* dst) 
   std::memcpy(w, header, sizeof header);
 }
 
-BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data) {
+BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data,
+                           std::span<const uint32_t> recent_epochs) {
   const size_t n = pattern.block_size() / 8;
   const auto* w = reinterpret_cast<const uint64_t*>(data);
   const uint64_t* p = pattern.words();
@@ -166,6 +167,8 @@ BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const st
   // g and g+1. The checksum then vouches for the header with the neighbouring generation put back, which no
   // damage but a +-1 change of the generation word itself can imitate (that still classifies as torn, never
   // intact). Without this, the cut reads as one generation with a broken header: corrupt, a false alarm.
+  // The pin epoch word travels with the generation word (same piece) unless the cut fell between them; a
+  // DMA write's epoch differs from the previous stamp's, so the caller's recent epochs are tried as well.
   uint64_t header_cut_other = 0;
   if (!header_valid && w[0] == kStampMagic && w[4] <= kMaxPlausibleGeneration) {
     uint64_t h[7];
@@ -173,7 +176,12 @@ BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const st
     for (uint64_t other : {w[4] - 1, w[4] + 1}) {
       if (other == 0 || other > kMaxPlausibleGeneration) continue;
       h[4] = other;
+      h[5] = w[5];
       if (XXH64(h, 56, 0) == w[7]) header_cut_other = other;
+      for (uint32_t epoch : recent_epochs) {
+        h[5] = epoch;
+        if (!header_cut_other && XXH64(h, 56, 0) == w[7]) header_cut_other = other;
+      }
     }
   }
   if (header_cut_other) note(header_cut_other);

@@ -90,7 +90,10 @@ struct BlockVerdict {
   uint64_t bad_word = 0;        // corrupt: first word index that belongs to no generation
 };
 
-// Classifies a block read back from disk as expected block `block` of `pattern`'s run.
-BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data);
+// Classifies a block read back from disk as expected block `block` of `pattern`'s run. recent_epochs: pin
+// epochs of the block's newest writes, from the expected log, when the caller has it: a copy that cut a DMA
+// write's header store pairs the epochs of two generations, and only the log knows the older one.
+BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data,
+                           std::span<const uint32_t> recent_epochs = {});
 
 }  // namespace longpin

@@ -24,7 +24,7 @@ struct AlignedFree {
 }  // namespace
 
 Result<DiskImage> ReadAndClassify(const std::string& path, const StampPattern& pattern, uint64_t block_count,
-                                  unsigned threads) {
+                                  unsigned threads, const ExpectedState* expected) {
   DiskImage img;
   const size_t bs = pattern.block_size();
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -73,7 +73,9 @@ Result<DiskImage> ReadAndClassify(const std::string& path, const StampPattern& p
       for (size_t o = 0; o < want; o += bs) {
         const uint64_t block = (off + o) / bs;
         if (off + o >= got + off) short_blocks.fetch_add(1);
-        img.verdicts[block] = ClassifyBlock(pattern, block, buf.get() + o);
+        std::span<const uint32_t> epochs;
+        if (expected && block < expected->blocks.size()) epochs = expected->blocks[block].recent_epochs;
+        img.verdicts[block] = ClassifyBlock(pattern, block, buf.get() + o, epochs);
       }
     }
   };

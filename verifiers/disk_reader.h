@@ -12,6 +12,7 @@
 
 #include "core/block_stamp.h"
 #include "core/status.h"
+#include "verifiers/expected_state.h"
 
 namespace longpin {
 
@@ -25,7 +26,9 @@ struct DiskImage {
 
 // threads = 0: two per online CPU (between 2 and 8), so that one thread's read is in flight while another
 // classifies.
+// expected: the expected state of the run, when known: its per-block pin epochs help ClassifyBlock tell a cut
+// header store of a DMA write from damage.
 Result<DiskImage> ReadAndClassify(const std::string& path, const StampPattern& pattern, uint64_t block_count,
-                                  unsigned threads = 0);
+                                  unsigned threads = 0, const ExpectedState* expected = nullptr);
 
 }  // namespace longpin

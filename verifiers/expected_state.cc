@@ -141,6 +141,15 @@ ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
       continue;
     }
     ++st.writes_logged;
+    if (r.b > b.recent_gens[0]) {
+      b.recent_gens[1] = b.recent_gens[0];
+      b.recent_epochs[1] = b.recent_epochs[0];
+      b.recent_gens[0] = r.b;
+      b.recent_epochs[0] = r.aux;
+    } else if (r.b > b.recent_gens[1] && r.b != b.recent_gens[0]) {
+      b.recent_gens[1] = r.b;
+      b.recent_epochs[1] = r.aux;
+    }
     // A write before a punch of its block promises nothing: the block must read as zeros or a later write.
     // Once the punch itself is promised (before the promise point), that write must never come back.
     if (!in_flight_until.empty() && in_flight_until[r.a] > 0) {

@@ -45,6 +45,10 @@ struct BlockExpectation {
   WriterKind strict_kind = WriterKind::kNone;
   WriterKind last_kind = WriterKind::kNone;
   uint64_t stale_gen = 0;       // newest generation written before a promised punch: must never reappear
+  // Pin epochs of the two newest completed writes (highest generations first; 0 for CPU and pwrite writes):
+  // the hint ClassifyBlock needs to recognise a copy that cut a DMA write's header store.
+  uint64_t recent_gens[2] = {0, 0};
+  uint32_t recent_epochs[2] = {0, 0};
 };
 
 struct ExpectedState {

@@ -138,7 +138,7 @@ void CheckState(const LogWritesCheckConfig& cfg, const std::string& replay_image
       if (!planted.ok()) out->error = "planting faults: " + planted.message();
     }
     if (planted.ok()) {
-      auto disk = ReadAndClassify(target, *cfg.pattern, cfg.block_count);
+      auto disk = ReadAndClassify(target, *cfg.pattern, cfg.block_count, 0, &expected);
       if (!disk.ok()) out->error = "read the target in the crash state: " + disk.status().message();
       else out->verification = Judge(expected, *disk, VerifyMode::kCrash);
     }

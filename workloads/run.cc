@@ -829,7 +829,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       progress.Update(progress_sample("verify", 0), true);
       auto v0 = std::chrono::steady_clock::now();
       Result<DiskImage> disk = memory_image ? Result<DiskImage>(std::move(*memory_image))
-                                            : ReadAndClassify(target.path(), *ctx.pattern, ctx.block_count);
+                                            : ReadAndClassify(target.path(), *ctx.pattern, ctx.block_count, 0, &expected);
       if (!disk.ok()) {
         SetVerdict(report, "error", kExitError, disk.status().message());
       } else if (hook_status.ok()) {

@@ -49,7 +49,7 @@ RunReport VerifyFromState(const std::string& state_dir, const std::string& targe
   ExpectedState expected = BuildExpectedState(*log);
   r.sync_errors_total = expected.sync_errors;
   StampPattern pattern(state->run_id, state->block_size);
-  auto disk = ReadAndClassify(r.target_path, pattern, state->block_count);
+  auto disk = ReadAndClassify(r.target_path, pattern, state->block_count, 0, &expected);
   if (!disk.ok()) {
     SetVerdict(r, "error", kExitError, disk.status().message() + " (give the target with --target PATH)");
     return r;

@@ -268,6 +268,31 @@ TEST(BlockStamp, TornInsideTheHeaderStore) {
     for (size_t i = 0; i < k; ++i) dma.words[i] = new_gen.words[i];
     expect_torn_or_intact(dma, "DMA copy cut after header word " + std::to_string(k));
   }
+  // A DMA write carries its pin window's epoch (word 5), which differs from the previous stamp's. A cut between
+  // words 5 and 6 then needs the old epoch, which only the expected log knows (the caller's recent epochs).
+  StampPattern p2(kRun, 4096);
+  Block dma_old(4096), dma_new(4096);
+  StampBlock(p2, {p2.run_id(), 8, 40, WriterKind::kDma, 3, 7}, dma_old.data());
+  StampBlock(p2, {p2.run_id(), 8, 41, WriterKind::kDma, 3, 9}, dma_new.data());
+  Block forward = dma_old;  // a forward DMA copy cut after word 5: header words 0-5 new, everything else old
+  for (size_t i = 0; i < 6; ++i) forward.words[i] = dma_new.words[i];
+  Block in_place = dma_new;  // payload, tail and header words 0-5 new, 6-7 old
+  in_place.words[6] = dma_old.words[6];
+  in_place.words[7] = dma_old.words[7];
+  Block overtaken = dma_new;  // header words 0-5 old, everything else new
+  for (size_t i = 0; i < 6; ++i) overtaken.words[i] = dma_old.words[i];
+  const uint32_t epochs[2] = {9, 7};
+  for (Block* b : {&forward, &in_place, &overtaken}) {
+    EXPECT_EQ(ClassifyBlock(p2, 8, b->data()).cls, BlockClass::kCorrupt) << "without the log's epochs";
+    BlockVerdict v = ClassifyBlock(p2, 8, b->data(), epochs);
+    EXPECT_EQ(v.cls, BlockClass::kTorn) << BlockClassName(v.cls) << " at word " << v.bad_word;
+    EXPECT_EQ(v.min_generation, 40u);
+    EXPECT_EQ(v.generation, 41u);
+  }
+  // Epochs that are not the old stamp's do not make damage look like a cut.
+  const uint32_t wrong[2] = {9, 8};
+  EXPECT_EQ(ClassifyBlock(p2, 8, in_place.data(), wrong).cls, BlockClass::kCorrupt);
+
   // The cut that made a false "corrupt" before: generation word new, checksum old, everything else new.
   Block cut = new_gen;
   cut.words[6] = old_gen.words[6];

@@ -373,5 +373,24 @@ TEST(Oracle, SyncReturningAfterTheCrashPointPromisesNothing) {
   EXPECT_EQ(v.kernel_violations, 0u);
 }
 
+// The epochs of each block's two newest completed writes, the hint ClassifyBlock needs for a cut DMA header.
+TEST(ExpectedStateEpochs, TheTwoNewestWritesOfEachBlock) {
+  ExpectedState st = LogBuilder()
+                         .Write(3, 1, WriterKind::kDma, 11)
+                         .Write(3, 2, WriterKind::kDma, 12)
+                         .WriteFailed(3, 4, WriterKind::kDma)
+                         .Write(3, 3, WriterKind::kDma, 13)
+                         .Write(4, 1)
+                         .End()
+                         .State();
+  EXPECT_EQ(st.blocks[3].recent_gens[0], 3u);
+  EXPECT_EQ(st.blocks[3].recent_epochs[0], 13u);
+  EXPECT_EQ(st.blocks[3].recent_gens[1], 2u);
+  EXPECT_EQ(st.blocks[3].recent_epochs[1], 12u) << "a failed write carries an errno, not an epoch";
+  EXPECT_EQ(st.blocks[4].recent_gens[0], 1u);
+  EXPECT_EQ(st.blocks[4].recent_epochs[0], 0u);
+  EXPECT_EQ(st.blocks[5].recent_gens[0], 0u);
+}
+
 }  // namespace
 }  // namespace longpin
