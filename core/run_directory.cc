@@ -159,6 +159,18 @@ Result<RunDirectory> RunDirectory::Create(const std::string& base, uint64_t run_
   return rd;
 }
 
+Result<RunDirectory> RunDirectory::OpenOwn(const std::string& path) {
+  std::ifstream owner(path + "/" + kOwnerFile);
+  std::string line;
+  std::getline(owner, line);
+  const std::string mine =
+      "longpin pid=" + std::to_string(::getpid()) + " start=" + std::to_string(ProcessStartTime(::getpid()));
+  if (line != mine) return Status(EPERM, path + " is not a run directory of this process");
+  RunDirectory rd;
+  rd.path_ = path;
+  return rd;
+}
+
 Status RunDirectory::Remove() const {
   for (const auto& mp : MountPoints())
     if (mp.rfind(path_ + "/", 0) == 0) return Status(EBUSY, "remove " + path_ + ": " + mp + " is still mounted");

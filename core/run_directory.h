@@ -17,6 +17,9 @@ std::string DefaultWorkBase();
 class RunDirectory {
  public:
   static Result<RunDirectory> Create(const std::string& base, uint64_t run_id);
+  // The run directory at path, only if its owner marker names this very process (a directory this process
+  // created and so may remove); EPERM otherwise.
+  static Result<RunDirectory> OpenOwn(const std::string& path);
   const std::string& path() const { return path_; }
   std::string File(const std::string& name) const { return path_ + "/" + name; }
   // Removes the directory and what longpin put in it (files and empty directories only, never following

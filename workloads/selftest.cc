@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/run_directory.h"
 #include "verifiers/fault_planter.h"
 #include "workloads/run.h"
 
@@ -54,14 +55,21 @@ SelftestReport RunSelftest(const SelftestConfig& cfg) {
           out.reasons.push_back(fs + ": only " + std::to_string(planted.size()) + " of 6 faults could be planted");
         }
         // Anything reported beyond the planted blocks is a false alarm.
+        bool as_planted = planted.size() >= 6;
+        for (const auto& f : planted) as_planted &= f.detected;
         for (const auto& v : r.verification->violations) {
           bool planted_block = false;
           for (const auto& f : planted) planted_block |= f.block == v.block;
           if (!planted_block && v.contract == "kernel") {
             ok = false;
+            as_planted = false;
             out.reasons.push_back(fs + ": unplanted kernel violation at block " + std::to_string(v.block) + " (" + v.kind + ")");
           }
         }
+        // The cycle "failed" exactly as planted: its run directory (kept by Run() as evidence of a failing run)
+        // is no evidence of anything; a surprise keeps it.
+        if (as_planted && !rc.keep && !r.run_dir.empty())
+          if (auto dir = RunDirectory::OpenOwn(r.run_dir); dir.ok()) (void)dir->Remove();
       }
     }
     CleanRuns& clean = out.clean[fs];

@@ -52,6 +52,8 @@ TEST_P(CrashCycle, SelftestCatchesEveryPlantedFault) {
   EXPECT_EQ((*doc)["clean_runs"][GetParam()]["runs"], 2);
   EXPECT_EQ((*doc)["clean_runs"][GetParam()]["violations"], 0) << o.Describe();
   EXPECT_EQ(o.exit_code, 0) << o.Describe();
+  // The planted cycle fails on purpose; a self-test that went as planted leaves no run directory behind.
+  EXPECT_EQ(Join(Leftovers(dir.path())), "") << o.Describe();
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystems, CrashCycle, ::testing::Values("ext4", "xfs"));

@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -82,12 +84,30 @@ struct Outcome {
   }
 };
 
+// Where a started longpin's stdout goes: a pipe, or a raw pseudo-terminal (no \n -> \r\n translation, so
+// every \r seen is longpin's) for what it draws only on a terminal.
+enum class StdoutTo { kPipe, kTerminal };
+
 // A longpin process started in the background: its output is collected by Wait().
 class Process {
  public:
-  explicit Process(const std::vector<std::string>& args) {
+  explicit Process(const std::vector<std::string>& args, StdoutTo to = StdoutTo::kPipe) {
     int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return;
+    if (to == StdoutTo::kTerminal) {
+      winsize ws{};
+      ws.ws_col = 200;
+      ws.ws_row = 50;
+      if (::openpty(&out[0], &out[1], nullptr, nullptr, &ws) != 0) return;
+      termios t{};
+      ::tcgetattr(out[1], &t);
+      ::cfmakeraw(&t);
+      ::tcsetattr(out[1], TCSANOW, &t);
+      ::fcntl(out[0], F_SETFD, FD_CLOEXEC);
+      ::fcntl(out[1], F_SETFD, FD_CLOEXEC);
+    } else if (::pipe2(out, O_CLOEXEC) != 0) {
+      return;
+    }
+    if (::pipe2(err, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], 1);
@@ -153,7 +173,7 @@ class Process {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
       into.append(buf, size_t(n));
-    } else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+    } else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {  // a pty reads EIO once the child is gone
       ::close(fd);
       fd = -1;
     }
@@ -165,8 +185,9 @@ class Process {
 
 // Runs `longpin ARGS` to the end (at most `timeout`).
 inline Outcome RunLongpin(const std::vector<std::string>& args,
-                          std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
-  Process p(args);
+                          std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                          StdoutTo to = StdoutTo::kPipe) {
+  Process p(args, to);
   return p.Wait(timeout);
 }
 
