@@ -1,7 +1,9 @@
 // Pin + unpin cost per pinner and window size (4 KiB .. 1 GiB, powers of 4), in ns per page, on a memfd
 // mapping (where long-term pins are granted) and on a shared file mapping in /var/tmp (where 6.5+ refuses
 // them). Pinners whose pin lasts one IO (odirect, process-vm, fuse) are measured as one DmaWrite of the
-// window: pin, write, unpin; their windows stop at 64 MiB (the IO itself dominates beyond).
+// window: pin, write, unpin; their windows stop at 64 MiB (the IO itself dominates beyond). cuda is measured
+// twice: through the pinner and as the bare cudaHostRegister/cudaHostUnregister (bench/gpu-check.sh reports
+// the ratio); without a GPU both skip with the reason.
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -16,6 +18,10 @@
 
 #include "core/scratch_fs.h"
 #include "pinners/pinner.h"
+
+#if LONGPIN_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 namespace longpin {
 namespace {
@@ -133,7 +139,65 @@ void BM_PinUnpin(benchmark::State& state, const std::string& name, MappingKind k
   state.SetLabel(per_io ? "pin+write+unpin per IO" : "pin+unpin");
 }
 
+// ---- cuda: the pinner's Pin/Unpin (above, as "cuda") against the bare cudaHostRegister/cudaHostUnregister
+// on the same mapping and windows ("cuda-bare"): the ratio is what longpin adds to the driver's cost. ----
+
+#if LONGPIN_HAVE_CUDA
+void BM_CudaBareRegister(benchmark::State& state, MappingKind kind) {
+  const uint64_t window = uint64_t(state.range(0));
+  if (auto why = FindPinner("cuda")->unavailable()) {
+    state.SkipWithError(("cuda: " + *why).c_str());
+    return;
+  }
+  Mapping* m = GetMapping(kind);
+  if (!m) {
+    state.SkipWithError("cannot create the mapping");
+    return;
+  }
+  if (window > m->length) {
+    state.SkipWithError("window larger than the mapping");
+    return;
+  }
+  (void)cudaFree(nullptr);  // the context is created here, not in the first timed registration
+  uint64_t pages = 0, ns = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (cudaError_t e = cudaHostRegister(m->base, window, cudaHostRegisterDefault); e != cudaSuccess) {
+      (void)cudaGetLastError();
+      state.SkipWithError((std::string("cuda-bare refused: ") + cudaGetErrorName(e)).c_str());
+      break;
+    }
+    (void)cudaHostUnregister(m->base);
+    ns += uint64_t(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    pages += window / kPage;
+  }
+  if (pages > 0) state.counters["ns_per_page"] = double(ns) / double(pages);
+  state.counters["pages"] = double(window / kPage);
+  state.counters["held_pages"] = double(window / kPage);
+  state.SetLabel("cudaHostRegister+cudaHostUnregister, bare");
+}
+#endif
+
+void RegisterCuda() {
+  // The pinner goes through the generic BM_PinUnpin; the bare calls only where CUDA is built.
+  for (MappingKind kind : {MappingKind::kMemfd, MappingKind::kFile}) {
+    const uint64_t cap = kind == MappingKind::kMemfd ? kMaxWindow : kMaxFileWindow;
+    const std::string suffix = kind == MappingKind::kMemfd ? "/memfd" : "/file";
+    auto* p = benchmark::RegisterBenchmark(("PinUnpin/cuda" + suffix).c_str(),
+                                           [kind](benchmark::State& s) { BM_PinUnpin(s, "cuda", kind); });
+    for (uint64_t w = kPage; w <= cap; w *= 4) p->Arg(int64_t(w));
+    p->Unit(benchmark::kMicrosecond);
+#if LONGPIN_HAVE_CUDA
+    auto* b = benchmark::RegisterBenchmark(("PinUnpin/cuda-bare" + suffix).c_str(),
+                                           [kind](benchmark::State& s) { BM_CudaBareRegister(s, kind); });
+    for (uint64_t w = kPage; w <= cap; w *= 4) b->Arg(int64_t(w));
+    b->Unit(benchmark::kMicrosecond);
+#endif
+  }
+}
+
 void RegisterAll() {
+  RegisterCuda();
   for (const char* name : {"none", "vmsplice", "io_uring", "odirect", "process-vm", "fuse"}) {
     for (MappingKind kind : {MappingKind::kMemfd, MappingKind::kFile}) {
       const uint64_t cap = kind == MappingKind::kMemfd ? kMaxWindow : kMaxFileWindow;
