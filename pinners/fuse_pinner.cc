@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace longpin {
@@ -27,10 +29,22 @@ struct Queued {
   const std::byte* src = nullptr;
 };
 
+// A race script holds a read's reply until it says so: the daemon reports that the request arrived (the
+// kernel holds the reader's pages from before it sends the request) and waits for the release. Not a hot
+// path: one request per race-script attempt.
+struct ReplyGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = false;     // the next first request of a queued write waits
+  bool arrived = false;   // the daemon has the request
+  bool released = false;  // longpin lets the reply go
+};
+
 struct Daemon {
   Queued queued;
   double hold_s = 0;
   uint64_t file_bytes = 0;
+  ReplyGate gate;
 };
 
 Daemon* DaemonOf(fuse_req_t req) { return static_cast<Daemon*>(fuse_req_userdata(req)); }
@@ -93,6 +107,15 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*)
   // A block larger than one request (max_pages) arrives as several requests: hold once, on the first.
   if (o == start && d->hold_s > 0)
     std::this_thread::sleep_for(std::chrono::nanoseconds(uint64_t(d->hold_s * 1e9)));
+  if (o == start) {
+    std::unique_lock<std::mutex> lock(d->gate.mu);
+    if (d->gate.armed) {
+      d->gate.arrived = true;
+      d->gate.cv.notify_all();
+      d->gate.cv.wait(lock, [d] { return d->gate.released; });
+      d->gate.armed = false;
+    }
+  }
   fuse_reply_buf(req, reinterpret_cast<const char*>(d->queued.src + (o - start)), std::min<uint64_t>(size, end - o));
 }
 
@@ -144,6 +167,50 @@ class FusePinner final : public Pinner {
   Result<PinGrant> Pin(const PinWindow& w) override { return PinGrant{w.length}; }
   Status Unpin(const PinWindow&) override { return {}; }
 
+  bool holds_per_io() const override { return true; }
+  bool can_hold_dma() const override { return true; }
+
+  // The read runs in a thread of its own and stops in the daemon: the kernel holds the window's pages (the
+  // request is sent only after fuse_get_user_pages) until FinishDma releases the reply.
+  Status StartDma(const PinWindow& w, uint64_t offset, const std::byte* src, size_t len) override {
+    if (inflight_.joinable()) return Status(EBUSY, "fuse: a held DMA write is already in flight");
+    {
+      std::lock_guard<std::mutex> lock(daemon_.gate.mu);
+      daemon_.gate.armed = true;
+      daemon_.gate.arrived = false;
+      daemon_.gate.released = false;
+    }
+    inflight_status_ = Status{};
+    inflight_done_.store(false);
+    inflight_ = std::thread([this, w, offset, src, len] {
+      inflight_status_ = DmaWrite(w, offset, src, len);
+      inflight_done_.store(true);
+      std::lock_guard<std::mutex> lock(daemon_.gate.mu);
+      daemon_.gate.cv.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(daemon_.gate.mu);
+    const bool arrived = daemon_.gate.cv.wait_for(lock, std::chrono::seconds(10), [this] {
+      return daemon_.gate.arrived || inflight_done_.load();
+    });
+    if (!arrived || !daemon_.gate.arrived) {
+      lock.unlock();
+      FinishDma().ok();  // the read failed before reaching the daemon: its error is what StartDma reports
+      return inflight_status_.ok() ? Status(ETIMEDOUT, "fuse: the read never reached the daemon") : inflight_status_;
+    }
+    return {};
+  }
+
+  Status FinishDma() override {
+    if (!inflight_.joinable()) return Status(EINVAL, "fuse: no held DMA write in flight");
+    {
+      std::lock_guard<std::mutex> lock(daemon_.gate.mu);
+      daemon_.gate.released = true;
+      daemon_.gate.cv.notify_all();
+    }
+    inflight_.join();
+    return inflight_status_;
+  }
+
   Status DmaWrite(const PinWindow&, uint64_t offset, const std::byte* src, size_t len) override {
     daemon_.queued.offset = offset;
     daemon_.queued.len = len;
@@ -171,6 +238,7 @@ class FusePinner final : public Pinner {
 
  private:
   void Stop() {
+    if (inflight_.joinable()) FinishDma().ok();  // teardown: the held read's result no longer matters
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     if (session_) {
@@ -193,6 +261,9 @@ class FusePinner final : public Pinner {
   bool mounted_ = false;
   std::thread loop_;
   int fd_ = -1;
+  std::thread inflight_;  // a held DMA write (StartDma .. FinishDma)
+  Status inflight_status_;
+  std::atomic<bool> inflight_done_{false};
 };
 
 }  // namespace

@@ -27,6 +27,7 @@ class OdirectPinner final : public Pinner {
 
   // Nothing is held between IOs: each DmaWrite pins its destination for the duration of the read.
   Result<PinGrant> Pin(const PinWindow& w) override { return PinGrant{w.length}; }
+  bool holds_per_io() const override { return true; }
   Status Unpin(const PinWindow&) override { return {}; }
 
   Status DmaWrite(const PinWindow&, uint64_t offset, const std::byte* src, size_t len) override {

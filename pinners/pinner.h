@@ -69,6 +69,18 @@ class Pinner {
     (void)w, (void)offset, (void)src, (void)len;
     return Status(ENOTSUP, "this pinner does not write");
   }
+  // Whether the hold is per IO (odirect, fuse, process-vm): Pin only remembers the window, and the kernel
+  // holds the pages only while a DmaWrite is in flight, then unpins and dirties them when the IO completes.
+  virtual bool holds_per_io() const { return false; }
+  // Per-IO pinners whose completion longpin controls (race scripts): StartDma begins a DMA write and returns
+  // once the kernel holds the pages and the IO waits for longpin; FinishDma lets it complete and returns its
+  // result. Between the two, longpin can sync and reclaim the held pages.
+  virtual bool can_hold_dma() const { return false; }
+  virtual Status StartDma(const PinWindow& w, uint64_t offset, const std::byte* src, size_t len) {
+    (void)w, (void)offset, (void)src, (void)len;
+    return Status(ENOTSUP, "this pinner cannot hold a DMA's completion");
+  }
+  virtual Status FinishDma() { return Status(ENOTSUP, "this pinner cannot hold a DMA's completion"); }
 };
 
 // One entry of the pinner table. Every pinner has an entry, also when it is compiled out, so `longpin list`

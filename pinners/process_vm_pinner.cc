@@ -85,6 +85,7 @@ class ProcessVmPinner final : public Pinner {
     if (Status s = EnsureChild(); !s.ok()) return s;
     return PinGrant{w.length};
   }
+  bool holds_per_io() const override { return true; }
   Status Unpin(const PinWindow&) override { return {}; }
 
   Status DmaWrite(const PinWindow&, uint64_t offset, const std::byte* src, size_t len) override {

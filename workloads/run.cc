@@ -1,4 +1,5 @@
 #include "workloads/run.h"
+#include "workloads/race_script.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -327,6 +328,7 @@ void ConcludeVerdict(RunReport& report) {
 }
 
 RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
+  if (!cfg.race.empty()) return RunRace(cfg);
   RunReport report;
   report.kernel = KernelRelease();
   report.root = ::geteuid() == 0;

@@ -67,6 +67,12 @@ struct RunConfig {
   std::string target;               // --target PATH: the exact file to create and test (must not exist)
   std::string allow_shutdown_of;    // mount point the user allows longpin to shut down (not a scratch fs)
   std::string scenario;             // a workloads/scenarios actor to run in every phase ("" = none)
+  // --race STEPS: a race script (workloads/race_script.h) instead of phases; attempts until --race-attempts
+  // (0: no limit) or --duration.
+  std::string race;
+  uint64_t race_attempts = 0;
+  // --contract strict: strict misses ("fsync lied") fail the run too.
+  bool contract_strict = false;
   bool fell_back_to_dir = false;    // set by the run: not root, the scratch filesystem was left out
   std::string fallback_reason;
 };

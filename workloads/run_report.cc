@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/units.h"
 
 namespace longpin {
@@ -96,6 +98,101 @@ json VerificationJson(const Verification& v, const RunReport& r) {
 
 }  // namespace
 
+namespace {
+
+uint64_t AlarmsOf(const RunReport& r) {
+  return uint64_t(std::count_if(r.kernel_events.begin(), r.kernel_events.end(),
+                                [](const KernelEvent& e) { return e.alarm(); }));
+}
+
+Findings OneRunFindings(const RunReport& r) {
+  Findings f;
+  if (r.verification) {
+    f.kernel_violations = r.verification->kernel_violations;
+    f.strict_misses = r.verification->strict_misses;
+  }
+  if (r.race) {
+    f.kernel_violations += r.race->kernel_violations;
+    f.strict_misses += r.race->strict_misses;
+    f.attempts = r.race->attempts;
+  }
+  f.kernel_alarms = AlarmsOf(r);
+  return f;
+}
+
+json RaceJson(const RaceReport& x) {
+  json examples = json::array();
+  for (const auto& e : x.examples)
+    examples.push_back({{"attempt", e.attempt},
+                        {"contract", e.contract},
+                        {"block", e.block},
+                        {"offset", e.offset},
+                        {"expected_generation", e.expected_generation},
+                        {"found", e.found},
+                        {"writer", e.writer},
+                        {"promised_by", e.promised_by}});
+  return {{"script", x.script},
+          {"window_bytes", x.window_bytes},
+          {"attempts", x.attempts},
+          {"attempts_with_findings", x.attempts_with_findings},
+          {"kernel_violations", x.kernel_violations},
+          {"strict_misses", x.strict_misses},
+          {"kernel_alarms", x.kernel_alarms},
+          {"dma_writes", x.dma_writes},
+          {"dma_blocks_strict_promised", x.dma_blocks_strict_promised},
+          {"dma_blocks_strict_found", x.dma_blocks_strict_found},
+          {"first_finding_s", x.first_finding_s < 0 ? json(nullptr) : json(x.first_finding_s)},
+          {"first_finding_attempt", x.first_finding_attempt},
+          {"refused", x.refused.empty() ? json(nullptr) : json(x.refused)},
+          {"pin_reference", {{"measured", x.measured_reference},
+                             {"expected", x.expected_reference},
+                             {"detail", x.reference_detail}}},
+          {"pages_held_max", x.pages_held_max},
+          {"pin_page_seconds", x.pin_seconds},
+          {"reclaim", x.reclaim_detail},
+          {"reclaimed_pages", x.reclaimed_pages},
+          {"step_errors", x.step_errors},
+          {"sync_results", x.sync_results},
+          {"seconds", x.seconds},
+          {"examples", examples}};
+}
+
+}  // namespace
+
+Findings FindingsOf(const RunReport& r) {
+  if (r.cycles.empty()) return OneRunFindings(r);
+  Findings total;
+  for (const auto& c : r.cycles) {
+    Findings f = OneRunFindings(c);
+    total.kernel_violations += f.kernel_violations;
+    total.strict_misses += f.strict_misses;
+    total.kernel_alarms += f.kernel_alarms;
+    total.attempts += f.attempts;
+  }
+  return total;
+}
+
+static json FindingsJson(const RunReport& r) {
+  const Findings f = FindingsOf(r);
+  json cycles = json::array();
+  int n = 0;
+  for (const auto& c : r.cycles) {
+    const Findings cf = OneRunFindings(c);
+    cycles.push_back({{"cycle", ++n},
+                      {"seed", c.seed},
+                      {"verdict", c.verdict},
+                      {"kernel_violations", cf.kernel_violations},
+                      {"strict_misses", cf.strict_misses},
+                      {"kernel_alarms", cf.kernel_alarms}});
+  }
+  return {{"kernel_violations", f.kernel_violations},
+          {"strict_misses", f.strict_misses},
+          {"kernel_alarms", f.kernel_alarms},
+          {"cycles", cycles},
+          {"attempts", f.attempts},
+          {"reproduce", r.reproduce}};
+}
+
 std::string RenderJson(const RunReport& r) {
   json phases = json::array();
   for (const auto& p : r.phases) phases.push_back(PhaseJson(p));
@@ -143,6 +240,8 @@ std::string RenderJson(const RunReport& r) {
            {"kernel_events", events},
            {"hangs", hangs}};
   doc["verification"] = r.verification ? VerificationJson(*r.verification, r) : json(nullptr);
+  doc["findings"] = FindingsJson(r);
+  if (r.race) doc["race"] = RaceJson(*r.race);
   doc["environment"]["mapping"] = r.mapping;
   doc["environment"]["mapping_detail"] = r.mapping_detail;
   doc["pin_balance"] = {{"checked", r.pin_balance_checked}, {"leaked_pages", r.pin_leak_pages}};
@@ -179,6 +278,65 @@ std::string RenderJson(const RunReport& r) {
   return doc.dump(2) + "\n";
 }
 
+std::string RenderFindings(const RunReport& r) {
+  const Findings f = FindingsOf(r);
+  if (!f.any()) return "";
+  std::string out = "FINDINGS";
+  if (!r.cycles.empty()) out += fmt::format(" over {} crash cycle(s)", r.cycles.size());
+  if (r.race) out += fmt::format(" in {} race attempt(s)", r.race->attempts);
+  out += ":\n";
+  if (f.kernel_violations)
+    out += fmt::format("  {} kernel-contract violation(s): data a successful sync promised is not on disk\n",
+                       f.kernel_violations);
+  if (f.strict_misses) {
+    if (r.race && r.race->dma_blocks_strict_promised)
+      out += fmt::format("  fsync returned 0, but {} of {} DMA-written blocks acknowledged before it are not on disk "
+                         "(strict contract)\n",
+                         r.race->dma_blocks_strict_promised - r.race->dma_blocks_strict_found,
+                         r.race->dma_blocks_strict_promised);
+    else
+      out += fmt::format("  {} strict miss(es): writes completed before a successful sync are not on disk "
+                         "(\"fsync lied\")\n",
+                         f.strict_misses);
+  }
+  if (f.kernel_alarms) out += fmt::format("  {} kernel alarm(s) in the kernel log\n", f.kernel_alarms);
+  if (r.race) {
+    int shown = 0;
+    for (const auto& e : r.race->examples) {
+      if (++shown > 5) break;
+      out += fmt::format("  e.g. attempt {}: {} block {} (offset {}) expected gen >= {} ({}), found {}, promised by {}\n",
+                         e.attempt, e.contract, e.block, e.offset, e.expected_generation, e.writer, e.found,
+                         e.promised_by);
+    }
+  }
+  auto examples_of = [&out](const RunReport& src, const std::string& prefix) {
+    if (!src.verification) return;
+    int k = 0;
+    for (const auto& x : src.verification->violations) {
+      if (++k > 3) break;
+      out += fmt::format("  {}e.g. {} {}: block {} (offset {}) expected gen >= {}, found {}, writer {}, promised by {} #{}\n",
+                         prefix, x.contract, x.kind, x.block, x.offset, x.expected_generation, x.found, x.writer,
+                         x.sync_op, x.sync_id);
+    }
+  };
+  if (r.cycles.empty()) examples_of(r, "");
+  int cycle = 0;
+  for (const auto& c : r.cycles) {
+    ++cycle;
+    const Findings cf = OneRunFindings(c);
+    if (!cf.any()) continue;
+    out += fmt::format("  cycle {} (seed {}): {} kernel violation(s), {} strict miss(es), {} alarm(s)\n", cycle,
+                       c.seed, cf.kernel_violations, cf.strict_misses, cf.kernel_alarms);
+    examples_of(c, "  ");
+  }
+  int alarms = 0;
+  for (const auto& e : r.kernel_events)
+    if (e.alarm() && ++alarms <= 5)
+      out += fmt::format("  kernel {}: {}{}\n", KernelEventClassName(e.cls), e.line, e.TaskSuffix());
+  if (!r.reproduce.empty()) out += "  reproduce: " + r.reproduce + "\n";
+  return out;
+}
+
 std::string RenderSummary(const RunReport& r) {
   std::string out;
   out += fmt::format("longpin run {:016x}  kernel {}  {}\n", r.run_id, r.kernel, r.fs_detail);
@@ -189,6 +347,29 @@ std::string RenderSummary(const RunReport& r) {
                      schedule, r.seed);
   if (r.mapping != "shared") out += "mapping: " + r.mapping_detail + "\n";
   for (const auto& n : r.notes) out += "note: " + n + "\n";
+  if (std::string f = RenderFindings(r); !f.empty()) out += "\n" + f;
+  if (r.race) {
+    const RaceReport& x = *r.race;
+    out += fmt::format("\nrace script {} on windows of {}: {} attempt(s) in {:.1f} s, {} with findings", x.script,
+                       FormatSize(x.window_bytes), x.attempts, x.seconds, x.attempts_with_findings);
+    if (x.first_finding_s >= 0)
+      out += fmt::format(" (first at attempt {}, {:.2f} s)", x.first_finding_attempt, x.first_finding_s);
+    out += "\n";
+    if (!x.refused.empty()) out += "  pin refused by the kernel: " + x.refused + "\n";
+    if (!x.measured_reference.empty())
+      out += fmt::format("  pin kind measured {} ({}); expected on this kernel: {}\n", x.measured_reference,
+                         x.reference_detail, x.expected_reference);
+    out += fmt::format("  pages held at most {} ({:.2f} page-seconds), {} DMA write(s)", x.pages_held_max,
+                       x.pin_seconds, x.dma_writes);
+    if (x.dma_blocks_strict_promised)
+      out += fmt::format("; DMA blocks acknowledged before a successful sync: found {} of {}", x.dma_blocks_strict_found,
+                         x.dma_blocks_strict_promised);
+    out += "\n";
+    if (!x.reclaim_detail.empty())
+      out += fmt::format("  reclaim: {}; {} page(s) taken off the window's page tables\n", x.reclaim_detail,
+                         x.reclaimed_pages);
+    for (const auto& [k, n] : x.step_errors) out += fmt::format("  step error {} x{}\n", k, n);
+  }
   if (!r.phases.empty()) {
     out += fmt::format("\n{:<10} {:>7} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "phase", "secs",
                        "cpu wr", "pwrite wr", "dma wr", "syncs", "p50", "p99", "p99.9", "max", "pins");
@@ -249,8 +430,14 @@ std::string RenderSummary(const RunReport& r) {
     out += "\n";
   }
   if (r.kernel_log_unavailable) out += "kernel log: not monitored (" + *r.kernel_log_unavailable + ")\n";
-  for (const auto& e : r.kernel_events)
+  size_t listed = 0;
+  for (const auto& e : r.kernel_events) {
+    if (++listed > 10) {
+      out += fmt::format("... {} more kernel lines in the JSON report\n", r.kernel_events.size() - 10);
+      break;
+    }
     out += fmt::format("kernel {}: {}{}\n", KernelEventClassName(e.cls), e.line, e.TaskSuffix());
+  }
   for (const auto& h : r.hangs)
     out += fmt::format("hang: {} in {} for {:.1f} s, wchan {}\n{}", h.role, h.op, h.seconds, h.wchan, h.kernel_stack);
   out += fmt::format("\nverdict: {}", r.verdict);

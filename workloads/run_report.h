@@ -77,6 +77,44 @@ struct Timeline {
   std::vector<std::array<double, 3>> vmstat;  // [t_ms, nr_dirty, nr_writeback]
 };
 
+// One block a race-script attempt found wrong, with what promised it.
+struct RaceExample {
+  uint64_t attempt = 0;
+  std::string contract;            // kernel | strict
+  uint64_t block = 0, offset = 0;
+  uint64_t expected_generation = 0;
+  std::string found;               // "intact@3 (the store before the DMA)", "zero", "torn@3..4"
+  std::string writer;              // the write that set the bound: dma | cpu
+  std::string promised_by;         // "sync #2 (fsync, returned 0)"
+};
+
+// What a race script did and found (workloads/race_script.h).
+struct RaceReport {
+  std::string script;              // the step list as run
+  uint64_t window_bytes = 0;
+  uint64_t attempts = 0;
+  uint64_t attempts_with_findings = 0;
+  uint64_t kernel_violations = 0;  // blocks, over every attempt
+  uint64_t strict_misses = 0;
+  uint64_t kernel_alarms = 0;      // alarms the kernel logged while the attempts ran
+  uint64_t dma_writes = 0;         // DMA writes completed (each covers the window)
+  uint64_t dma_blocks_strict_promised = 0, dma_blocks_strict_found = 0;
+  double first_finding_s = -1;     // seconds from the first attempt to the end of the first one with a finding
+  uint64_t first_finding_attempt = 0;
+  std::string refused;             // "EFAULT: ibv_reg_mr ..." when the kernel refused the pin
+  // The pinner's reference kind as measured on this kernel (nr_foll_pin_* and VmPin deltas across a hold of
+  // the first attempt), what ../shared/KERNEL_NOTES.md expects for this kernel, and the numbers behind it.
+  std::string measured_reference, expected_reference, reference_detail;
+  uint64_t pages_held_max = 0;     // pages the kernel held at once (long-term pins or a DMA in flight)
+  double pin_seconds = 0;          // page-seconds held
+  std::string reclaim_detail;      // how reclaim steps were done here
+  uint64_t reclaimed_pages = 0;    // pages the reclaim steps took off the window's page tables (mincore)
+  std::map<std::string, uint64_t> step_errors;  // "reclaim:cgroup EAGAIN" -> count
+  std::vector<RaceExample> examples;            // the first findings
+  std::map<std::string, uint64_t> sync_results; // "fsync ok" / "fsync EIO" -> count
+  double seconds = 0;
+};
+
 struct RunReport {
   std::string verdict = "error";  // pass | fail | skip | error
   int exit_code = kExitError;
@@ -117,7 +155,24 @@ struct RunReport {
   std::vector<PlantedFault> planted;
   int64_t pin_leak_pages = 0;        // foll_pin acquired - released over the run (counters refreshed)
   bool pin_balance_checked = false;
+  std::optional<RaceReport> race;
+  // The exact command that reproduces the run, seed included (set by the CLI).
+  std::string reproduce;
+  // Crash cycles of one invocation (--crash-iterations): every cycle's verification, in order.
+  std::vector<RunReport> cycles;
 };
+
+// What the kernel did wrong over the whole run, every crash cycle and race attempt included: the numbers the
+// summary, JSON, JUnit, KTAP and HTML lead with.
+struct Findings {
+  uint64_t kernel_violations = 0;
+  uint64_t strict_misses = 0;
+  uint64_t kernel_alarms = 0;
+  uint64_t attempts = 0;
+  bool any() const { return kernel_violations || strict_misses || kernel_alarms; }
+};
+Findings FindingsOf(const RunReport& r);
+std::string RenderFindings(const RunReport& r);  // the summary's leading block; "" when nothing was found
 
 std::string RenderJson(const RunReport& r);
 std::string RenderSummary(const RunReport& r);

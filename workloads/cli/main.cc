@@ -15,6 +15,7 @@
 #include "workloads/cli/run_options.h"
 #include "workloads/job_file.h"
 #include "workloads/matrix.h"
+#include "workloads/race_script.h"
 #include "workloads/report_formats.h"
 #include "workloads/run.h"
 #include "workloads/selftest.h"
@@ -67,6 +68,7 @@ int CleanupCommand(const std::string& workdir, bool dry_run) {
     std::printf("%s\n", a.what.c_str());
     ok = ok && a.ok;
   }
+  for (const auto& line : CleanupStaleRaceCgroups(dry_run)) std::printf("%s\n", line.c_str());
   if (actions.empty()) std::printf("nothing to clean under %s\n", base.c_str());
   return ok ? 0 : kExitError;
 }
@@ -101,7 +103,23 @@ bool EmitReports(const std::string& json_text, const OutputOptions& o) {
   return o.ktap;
 }
 
-int Finish(const RunReport& report, const OutputOptions& out, bool quiet) {
+// The command line as given, shell-quoted: the report's "reproduce" line adds the seed when it was not given.
+std::string g_command_line;
+bool g_seed_given = false;
+
+std::string ShellQuoted(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/=+@%") ==
+                          std::string::npos)
+    return arg;
+  std::string q = "'";
+  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
+  RunReport report = finished;
+  if (report.reproduce.empty() && !g_command_line.empty())
+    report.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(report.seed));
   const bool ktap = EmitReports(RenderJson(report), out);
   if (!ktap) {
     if (quiet) std::printf("verdict: %s\n", report.verdict.c_str());
@@ -135,7 +153,8 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
 
   // Crash cycles: each a whole run (fresh filesystem, fresh run id); the last one's report carries the list.
   std::vector<RunReport> cycles;
-  SplitMix seeds{cfg.seed ? cfg.seed : MonotonicNs()};
+  const uint64_t first_seed = cfg.seed ? cfg.seed : MonotonicNs();
+  SplitMix seeds{first_seed};
   uint64_t violations = 0;
   for (int i = 0; i < cfg.crash_iterations && !g_interrupted.load(); ++i) {
     RunConfig c = cfg;
@@ -155,12 +174,15 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
     if (r.exit_code == kExitCannotRun || r.exit_code == kExitUsage) break;
   }
   RunReport total = cycles.back();
+  total.cycles = cycles;
   for (const auto& r : cycles)
     if (r.verdict == "fail" || (r.verdict == "error" && total.verdict != "fail")) {
       total.verdict = r.verdict;
       total.exit_code = r.exit_code;
       if (!r.reasons.empty()) total.reasons.insert(total.reasons.begin(), "a crash cycle: " + r.reasons.front());
     }
+  if (!g_command_line.empty())
+    total.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(first_seed));
   std::string json_text = RenderJson(total);
   nlohmann::json doc = nlohmann::json::parse(json_text);
   nlohmann::json list = nlohmann::json::array();
@@ -315,6 +337,11 @@ int main(int argc, char** argv) {
     std::string what = e.what();
     std::fprintf(stderr, "longpin: %s (see longpin --help)\n", what.c_str());
     return kExitUsage;
+  }
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    g_command_line += (i ? " " : "") + ShellQuoted(i == 0 ? std::string("longpin") : a);
+    if (a == "--seed" || a.rfind("--seed=", 0) == 0) g_seed_given = true;
   }
   if (*run) return longpin::RunCommand(cfg, text, run_out, job);
   if (*matrix) return MatrixCommand(matrix_options);

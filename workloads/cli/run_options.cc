@@ -13,6 +13,7 @@
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
+#include "workloads/race_script.h"
 #include "workloads/scenario.h"
 
 namespace longpin {
@@ -109,6 +110,14 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--pressure", t.pressure,
                  "Memory pressure over pinned windows with a pin-coherence check: compact (compact_memory) or "
                  "reclaim (also MADV_PAGEOUT and a low-limit memory cgroup). Default none");
+  app.add_option("--race", t.race,
+                 "Race script: steps run in order on a fresh window per attempt, instead of phases: pin, store, "
+                 "sync[:OP], dma, dma-start, dma-finish, reclaim[:pageout|cgroup|fadvise], unpin, crash, verify "
+                 "(docs/race-scripts.md). Attempts until --race-attempts or --duration");
+  app.add_option("--race-attempts", cfg.race_attempts, "Race attempts at most (0: until --duration). Default 0");
+  app.add_option("--contract", t.contract,
+                 "Which misses fail the run: kernel (kernel-contract violations, default) or strict (also strict "
+                 "misses: writes acknowledged before a successful sync not on disk, \"fsync lied\")");
   app.add_option("--allow-shutdown-of", cfg.allow_shutdown_of,
                  "Allow --crash shutdown of the filesystem mounted at PATH (not a scratch fs; never /). Needs "
                  "--state-dir; verify with `longpin verify` after you remount it");
@@ -214,6 +223,23 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     cfg.pinner_options.hold_s = *d;
   }
   if (cfg.writers.total() == 0) return "--writers: at least one writer is needed";
+  if (!t.contract.empty()) {
+    if (t.contract == "strict") cfg.contract_strict = true;
+    else if (t.contract == "kernel") cfg.contract_strict = false;
+    else return "--contract " + t.contract + ": must be kernel or strict";
+  }
+  if (!t.race.empty()) {
+    auto script = ParseRaceScript(t.race);
+    if (!script.ok()) return "--race: " + script.status().message();
+    if (Status s = CheckRaceScript(*script, RaceCapabilitiesOf(cfg.pinner), cfg.pinner); !s.ok())
+      return "--race: " + s.message() + " (pinner " + cfg.pinner + ")";
+    cfg.race = t.race;
+    // One FUSE request carries up to 128 KiB: a window of 64 KiB is held by one request, whole.
+    if (t.pin_window.empty()) cfg.pin_window = 64 << 10;
+    if (!t.crash.empty() && t.crash != "none")
+      return "--crash " + t.crash + ": a race script crashes with its crash step, not a crash model";
+    if (!cfg.scenario.empty()) return "--race: a race script runs alone, without --scenario/--pressure";
+  }
   if (auto plan = PlanCudaPin(cfg.pinner_options.cuda_flags, cfg.pinner_options.cuda_write, cfg.pinner_options.access);
       !plan.ok())
     return plan.status().what();

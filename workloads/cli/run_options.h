@@ -14,7 +14,7 @@ namespace longpin {
 // The raw strings as given on the command line, checked and converted by FinishRunConfig.
 struct RunOptionText {
   std::string fs, size, block_size, writers, sync, duration, phases, hang_threshold, pin_window, pin_rotate,
-      pin_access, pin_hold, mapping, crash, crash_at, pressure;
+      pin_access, pin_hold, mapping, crash, crash_at, pressure, race, contract;
   double rate = 0;
   bool fs_given = false;
 };
