@@ -87,16 +87,23 @@ std::optional<std::string> FsUnavailableReason(FsType t) {
   if (::geteuid() != 0) return std::string("needs root (loop device and mount)");
   if (!HaveProgram(MkfsProgram(t)))
     return std::string(MkfsProgram(t)) + " not found (install " + MkfsPackage(t) + ")";
-  if (!KernelHasFs(FsTypeName(t)))
-    return std::string("kernel has no ") + FsTypeName(t) + " (not in /proc/filesystems)";
+  if (!KernelHasFs(FsTypeName(t))) {
+    // A filesystem built as a module shows in /proc/filesystems only once loaded: load it, as mount(8) would.
+    auto loaded = RunCommand({"modprobe", "-q", FsTypeName(t)}, 30.0);
+    if (!KernelHasFs(FsTypeName(t)))
+      return std::string("kernel has no ") + FsTypeName(t) + " (not in /proc/filesystems, and `modprobe " +
+             FsTypeName(t) + "` " + (loaded.ok() && loaded->exit_code == 0 ? "loaded nothing" : "failed") + ")";
+  }
   if (::access("/dev/loop-control", R_OK | W_OK) != 0) return std::string("no /dev/loop-control");
   return std::nullopt;
 }
 
 Status EnterPrivateMountNamespace() {
   if (::unshare(CLONE_NEWNS) != 0) return Status::FromErrno("unshare(CLONE_NEWNS)");
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    return Status::FromErrno("make / private in the new mount namespace");
+  // Slave, not private: our mounts stay invisible to the system, but an unmount on the host still reaches this
+  // namespace, so a running longpin never holds a user's filesystem alive after it was unmounted there.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    return Status::FromErrno("make / a slave of the system's mounts in the new mount namespace");
   return {};
 }
 

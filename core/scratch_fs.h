@@ -25,8 +25,8 @@ std::optional<FsType> ParseFsType(const std::string& name);
 // Why a filesystem cannot be used here (no mkfs, not in /proc/filesystems, not root); nullopt = usable.
 std::optional<std::string> FsUnavailableReason(FsType t);
 
-// Puts the process in its own mount namespace with private propagation, so its mounts are invisible to the
-// system and vanish when it dies. Must be called before any thread is started.
+// Puts the process in its own mount namespace with slave propagation, so its mounts are invisible to the
+// system and vanish when it dies, while the system's unmounts still reach it. Must be called before any thread is started.
 Status EnterPrivateMountNamespace();
 
 class ScratchFs {

@@ -518,7 +518,7 @@ bool RaceRun::Prepare() {
     report_.fs = cfg_.fs;
     report_.fs_detail = cfg_.fs;
   } else {
-    const uint64_t image_bytes = std::max<uint64_t>(256ull << 20, cfg_.size * 4);
+    const uint64_t image_bytes = std::max<uint64_t>(512ull << 20, cfg_.size * 4);  // sparse; xfs needs 300 MiB
     auto fs = ScratchFs::Create(run_dir_->path(), *ParseFsType(cfg_.fs), image_bytes, cfg_.mount_options);
     if (!fs.ok()) {
       const bool cannot = fs.status().err() == ENOTSUP;

@@ -1,0 +1,105 @@
+// Race scripts: the step list's parsing and its order checked against what a pinner offers.
+#include "workloads/race_script.h"
+
+#include <gtest/gtest.h>
+
+namespace longpin {
+namespace {
+
+TEST(RaceScript, ParsesEveryStepWithItsArgument) {
+  auto s = ParseRaceScript("pin, store,sync:fdatasync,dma-start,reclaim:cgroup,dma-finish,sync,unpin,crash,verify");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->steps.size(), 10u);
+  EXPECT_EQ(s->steps[0].kind, RaceStepKind::kPin);
+  EXPECT_EQ(s->steps[2].kind, RaceStepKind::kSync);
+  ASSERT_TRUE(s->steps[2].sync_op.has_value());
+  EXPECT_EQ(*s->steps[2].sync_op, SyncOpKind::kFdatasync);
+  EXPECT_FALSE(s->steps[6].sync_op.has_value());  // the run's --sync op
+  EXPECT_EQ(s->steps[4].reclaim, ReclaimMethod::kCgroup);
+  EXPECT_TRUE(s->needs_cgroup());
+  EXPECT_TRUE(s->needs_crash());
+  EXPECT_EQ(s->text, "pin,store,sync:fdatasync,dma-start,reclaim:cgroup,dma-finish,sync,unpin,crash,verify");
+}
+
+TEST(RaceScript, ReclaimDefaultsToPageout) {
+  auto s = ParseRaceScript("store,sync,reclaim,verify");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->steps[2].reclaim, ReclaimMethod::kPageout);
+  EXPECT_FALSE(s->needs_cgroup());
+  EXPECT_FALSE(s->needs_crash());
+}
+
+TEST(RaceScript, BadStepsAreNamed) {
+  auto unknown = ParseRaceScript("pin,stroe,verify");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("step stroe: unknown step"), std::string::npos) << unknown.status().message();
+  auto op = ParseRaceScript("sync:fsink,verify");
+  ASSERT_FALSE(op.ok());
+  EXPECT_NE(op.status().message().find("sync:fsink"), std::string::npos);
+  auto method = ParseRaceScript("reclaim:swap,verify");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.status().message().find("unknown reclaim method"), std::string::npos);
+  auto arg = ParseRaceScript("pin:1,verify");
+  ASSERT_FALSE(arg.ok());
+  EXPECT_NE(arg.status().message().find("takes no argument"), std::string::npos);
+  auto empty = ParseRaceScript("pin,,verify");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("step 2 is empty"), std::string::npos);
+  EXPECT_FALSE(ParseRaceScript("").ok());
+  auto no_verify = ParseRaceScript("pin,store,sync");
+  ASSERT_FALSE(no_verify.ok());
+  EXPECT_NE(no_verify.status().message().find("ends with verify"), std::string::npos);
+}
+
+Status Check(const std::string& text, const std::string& pinner) {
+  auto s = ParseRaceScript(text);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return CheckRaceScript(*s, RaceCapabilitiesOf(pinner), pinner);
+}
+
+TEST(RaceScript, OrderIsCheckedAgainstThePinner) {
+  EXPECT_TRUE(Check("pin,store,sync,dma-start,sync,reclaim,dma-finish,sync,verify", "fuse").ok());
+  EXPECT_TRUE(Check("pin,store,sync,dma,sync,crash,verify", "rdma").ok());
+  EXPECT_TRUE(Check("pin,store,sync,dma,unpin,sync,verify", "io_uring").ok());
+  EXPECT_TRUE(Check("pin,store,sync,dma,sync,verify", "process-vm").ok());
+
+  Status before_pin = Check("store,dma,pin,verify", "rdma");
+  ASSERT_FALSE(before_pin.ok());
+  EXPECT_NE(before_pin.message().find("step dma: a DMA needs a pinned window"), std::string::npos) << before_pin.message();
+
+  Status no_hold = Check("pin,dma-start,dma-finish,verify", "odirect");
+  ASSERT_FALSE(no_hold.ok());
+  EXPECT_NE(no_hold.message().find("cannot hold a DMA's completion"), std::string::npos);
+
+  Status no_write = Check("pin,dma,verify", "vmsplice");
+  ASSERT_FALSE(no_write.ok());
+  EXPECT_NE(no_write.message().find("cannot write through its pin"), std::string::npos);
+
+  Status open_dma = Check("pin,dma-start,verify", "fuse");
+  ASSERT_FALSE(open_dma.ok());
+  EXPECT_NE(open_dma.message().find("step verify: a held DMA is in flight"), std::string::npos);
+
+  Status unpin_in_flight = Check("pin,dma-start,unpin,dma-finish,verify", "fuse");
+  ASSERT_FALSE(unpin_in_flight.ok());
+  EXPECT_NE(unpin_in_flight.message().find("step unpin"), std::string::npos);
+
+  Status crash_in_flight = Check("pin,dma-start,crash,verify", "fuse");
+  ASSERT_FALSE(crash_in_flight.ok());
+  EXPECT_NE(crash_in_flight.message().find("step crash"), std::string::npos);
+
+  Status twice = Check("pin,pin,verify", "rdma");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.message().find("already pinned"), std::string::npos);
+
+  Status unpinned = Check("unpin,verify", "rdma");
+  ASSERT_FALSE(unpinned.ok());
+  EXPECT_NE(unpinned.message().find("nothing is pinned"), std::string::npos);
+
+  // A crash releases what was held: a DMA after it needs a new pin.
+  Status after_crash = Check("pin,store,sync,crash,dma,verify", "rdma");
+  ASSERT_FALSE(after_crash.ok());
+  EXPECT_NE(after_crash.message().find("step dma"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace longpin
