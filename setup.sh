@@ -39,5 +39,6 @@ ln -sf "$build/compile_commands.json" compile_commands.json
 # VM tests skip with the reason when it cannot be had.
 if [[ $(id -u) -eq 0 && -x vm/run ]]; then
   vm/run --fetch-only || echo "setup: qemu harness kernel not fetched (the VM tests will skip)" >&2
+  vm/run --kernel debian-6.12 --fetch-only || echo "setup: Debian 6.12 kernel not fetched (its VM checks will skip)" >&2
 fi
 echo "setup: built $build/longpin"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# CI job under Debian's 6.1 kernel (vm/run): the checks of issue 6 that need a kernel this machine lacks.
+# CI job under Debian's 6.1 kernel (vm/run): the checks that need a kernel this machine lacks.
 #   rdma        longpin run --pinner rdma --mapping shared --fs ext4 on Soft-RoCE rxe0: the writable long-term
 #               pin of a file mapping is granted before 6.5; the run passes.
 #   kmsg        fake WARNING lines written to the guest's /dev/kmsg during a run, one named to another
@@ -8,6 +8,8 @@
 #               violations.
 #   selftest    longpin selftest --crash log-writes --fs xfs: faults planted into a replayed crash state are
 #               all reported.
+#   fsync-lies, buffers   the race-script presets find their failures on 6.1 (exit 1, findings in the JSON);
+#   race-6.12   and on Debian 6.12 neither does (fsync-lies refused with EFAULT, the other clean).
 # One summary line per check; exit 0 if all passed, 1 if any failed, 77 if qemu or the kernel cannot be had.
 # A check that cannot run in the guest (the rdma pinner not built or not available) is reported as SKIP with
 # its reason and does not fail the job.
@@ -142,6 +144,49 @@ if [[ -s $WORK/selftest/selftest.json ]]; then
     fi
 else
     line FAIL selftest "exit $RC, no report: $(tail -n 1 "$WORK/selftest/err")"; FAILED=1
+fi
+
+# 4. The findings of the seed discussion, by the two race-script presets alone (no flags beyond --workload):
+# on 6.1 both find; on 6.12 neither does (fsync-lies: the pin is refused with EFAULT; the other runs clean).
+race_presets='
+    for w in fsync-lies pinned-page-loses-buffers; do
+        "$LP" run --workload $w --quiet --json "$R/$w.json" >"$R/$w.out" 2>"$R/$w.err"
+        echo "$w $?" >>"$R/exits"
+    done'
+findings() {  # findings DIR PRESET: "violations strict alarms attempts exit"
+    local f=$1/$2.json
+    [[ -s $f ]] || { echo "no-report"; return; }
+    printf '%s %s\n' "$(json "$f" '"%d %d %d %d" % (d["findings"]["kernel_violations"], d["findings"]["strict_misses"], d["findings"]["kernel_alarms"], d["findings"]["attempts"])')" \
+        "$(awk -v w="$2" '$1 == w { print $2 }' "$1/exits")"
+}
+guest race61 --rdma -- "$race_presets"
+read -r kv sm ka at ex <<<"$(findings "$WORK/race61" fsync-lies)"
+if [[ $kv == no-report ]]; then
+    line FAIL fsync-lies "6.1: no report: $(tail -n 1 "$WORK/race61/fsync-lies.err" 2>/dev/null)"; FAILED=1
+elif [[ $sm -gt 0 && $ex == 1 ]]; then
+    line PASS fsync-lies "6.1: found: $sm DMA blocks acknowledged before fsync returned 0 missing after the crash ($at attempts)"
+else
+    line FAIL fsync-lies "6.1: no finding (strict $sm, exit $ex, $at attempts): $(tail -n 1 "$WORK/race61/fsync-lies.err")"; FAILED=1
+fi
+read -r kv sm ka at ex <<<"$(findings "$WORK/race61" pinned-page-loses-buffers)"
+if [[ $kv == no-report ]]; then
+    line FAIL buffers "6.1: no report: $(tail -n 1 "$WORK/race61/pinned-page-loses-buffers.err" 2>/dev/null)"; FAILED=1
+elif [[ $kv -gt 0 && $ka -gt 0 && $ex == 1 ]]; then
+    line PASS buffers "6.1: found: $kv kernel-contract violations, $ka kernel alarms ($at attempts)"
+else
+    line FAIL buffers "6.1: no finding (violations $kv, alarms $ka, exit $ex)"; FAILED=1
+fi
+if "$RUN" --kernel debian-6.12 --fetch-only 2>"$WORK/fetch612.err"; then
+    guest race612 --kernel debian-6.12 --rdma -- "$race_presets"
+    read -r kv sm ka at ex <<<"$(findings "$WORK/race612" fsync-lies)"
+    read -r kv2 sm2 ka2 at2 ex2 <<<"$(findings "$WORK/race612" pinned-page-loses-buffers)"
+    if [[ $kv == 0 && $sm == 0 && $ka == 0 && $ex == 77 && $kv2 == 0 && $sm2 == 0 && $ka2 == 0 && $ex2 == 0 && $at2 -gt 0 ]]; then
+        line PASS race-6.12 "6.12: fsync-lies refused ($(json "$WORK/race612/fsync-lies.json" 'd["race"]["refused"].split(":")[0]')), pinned-page-loses-buffers clean in $at2 attempts"
+    else
+        line FAIL race-6.12 "6.12: fsync-lies '$kv $sm $ka exit $ex', buffers '$kv2 $sm2 $ka2 exit $ex2'"; FAILED=1
+    fi
+else
+    line SKIP race-6.12 "Debian 6.12 kernel not available: $(tail -n 1 "$WORK/fetch612.err")"
 fi
 
 T0=$T_ALL
