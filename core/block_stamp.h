@@ -93,7 +93,17 @@ struct BlockVerdict {
 // Classifies a block read back from disk as expected block `block` of `pattern`'s run. recent_epochs: pin
 // epochs of the block's newest writes, from the expected log, when the caller has it: a copy that cut a DMA
 // write's header store pairs the epochs of two generations, and only the log knows the older one.
+// max_generation: the highest generation the log says the block may hold (0 = unknown): a copy split inside
+// the header or the tail can leave a generation only there, found by exact match of its check among 1..max
+// (searched up to kMaxGenerationSearch).
+//
+// Torn at any byte: without stable pages a copy of a page (dm-log-writes at submission, a bounce buffer) races
+// a writer's copy into it a byte at a time. A word that decodes to no generation is torn, not corrupt, when
+// each of its bytes is the same byte of a generation the block holds in whole words (or of zeros: where the
+// block holds zero words, or as one run at either end of the word). A bit flip is still corrupt unless the
+// flipped byte happens to equal another held generation's byte there (about 1 in 256 per other generation).
 BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data,
-                           std::span<const uint32_t> recent_epochs = {});
+                           std::span<const uint32_t> recent_epochs = {}, uint64_t max_generation = 0);
+inline constexpr uint64_t kMaxGenerationSearch = 1u << 20;
 
 }  // namespace longpin

@@ -74,8 +74,12 @@ Result<DiskImage> ReadAndClassify(const std::string& path, const StampPattern& p
         const uint64_t block = (off + o) / bs;
         if (off + o >= got + off) short_blocks.fetch_add(1);
         std::span<const uint32_t> epochs;
-        if (expected && block < expected->blocks.size()) epochs = expected->blocks[block].recent_epochs;
-        img.verdicts[block] = ClassifyBlock(pattern, block, buf.get() + o, epochs);
+        uint64_t max_gen = 0;  // what the block may hold: the log's newest, and one in flight at a crash
+        if (expected && block < expected->blocks.size()) {
+          epochs = expected->blocks[block].recent_epochs;
+          max_gen = expected->blocks[block].max_issued + 1;
+        }
+        img.verdicts[block] = ClassifyBlock(pattern, block, buf.get() + o, epochs, max_gen);
       }
     }
   };

@@ -107,6 +107,34 @@ uint64_t SyncIdOfMark(const std::string& label, const std::string& prefix) {
   return id;
 }
 
+// The raw bytes of the first blocks a crash state failed on, kept next to the replay (the snapshot they came
+// from is deleted): what a block holds, word by word, is what tells a kernel bug from a write in flight.
+// Files: evidence-<mark>-block-<N>.bin, one block each. Returns the paths, "" when nothing was saved.
+std::string SaveEvidence(const LogWritesCheckConfig& cfg, const std::string& target, const std::string& mark,
+                         const Verification& v) {
+  constexpr size_t kMaxBlocks = 8;
+  const size_t bs = cfg.pattern->block_size();
+  int in = ::open(target.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return "";
+  std::string saved;
+  std::unique_ptr<char[]> buf(new char[bs]);
+  size_t n = 0;
+  for (const Violation& x : v.violations) {
+    if (x.contract != "kernel" || n == kMaxBlocks) continue;
+    if (::pread(in, buf.get(), bs, off_t(x.offset)) != ssize_t(bs)) continue;
+    const std::string path = cfg.work_dir + "/evidence-" + mark + "-block-" + std::to_string(x.block) + ".bin";
+    int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) continue;
+    if (WriteExact(out, buf.get(), bs, 0, path).ok()) {
+      saved += (saved.empty() ? "" : " ") + path;
+      ++n;
+    }
+    ::close(out);
+  }
+  ::close(in);
+  return saved;
+}
+
 // One crash state: snapshot the replay image, mount it with recovery, read the target, judge it.
 void CheckState(const LogWritesCheckConfig& cfg, const std::string& replay_image, const ExpectedState& expected,
                 bool plant, CrashStateCheck* out) {
@@ -141,6 +169,8 @@ void CheckState(const LogWritesCheckConfig& cfg, const std::string& replay_image
       auto disk = ReadAndClassify(target, *cfg.pattern, cfg.block_count, 0, &expected);
       if (!disk.ok()) out->error = "read the target in the crash state: " + disk.status().message();
       else out->verification = Judge(expected, *disk, VerifyMode::kCrash);
+      if (disk.ok() && out->verification.kernel_violations > 0 && !plant)
+        out->evidence = SaveEvidence(cfg, target, out->mark, out->verification);
     }
     if (Status s = (*fs)->Remove(); !s.ok() && out->error.empty()) out->error = "unmount the crash state: " + s.message();
   }

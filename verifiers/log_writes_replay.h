@@ -71,6 +71,7 @@ struct CrashStateCheck {
   Verification verification;
   double seconds = 0;          // snapshot + mount (recovery) + read + judge + unmount
   bool planted = false;        // the self-test planted faults in this state
+  std::string evidence;        // the blocks of the first kernel violations, saved raw (paths, space-separated)
 };
 
 struct LogWritesCheck {
