@@ -173,7 +173,7 @@ ReportCase VerdictCase(const json& run) {
     c.result = ReportCase::Result::kPass;
   } else if (verdict == "fail") {
     c.result = ReportCase::Result::kFail;
-  } else if (verdict == "skip") {
+  } else if (verdict == "skip" || verdict == "refused") {
     c.result = ReportCase::Result::kSkip;
   } else {
     c.result = ReportCase::Result::kError;
@@ -322,8 +322,44 @@ std::string ViolationLine(const json& v) {
       TextAt(v, "writer", "?"), TextAt(v, "sync_op", "?"), TextAt(v, "sync_id", "?"));
 }
 
+// What the kernel did wrong, first: totals over every crash cycle and race attempt, the first examples, and
+// the command that reproduces them.
+ReportCase FindingsCase(const json& run) {
+  ReportCase c;
+  c.name = "findings";
+  const json& f = Member(run, "findings");
+  const uint64_t kernel = CountAt(f, "kernel_violations"), strict = CountAt(f, "strict_misses"),
+                 alarms = CountAt(f, "kernel_alarms"), attempts = CountAt(f, "attempts");
+  c.output = fmt::format("kernel-contract violations {}, strict misses {}, kernel alarms {}", kernel, strict, alarms);
+  if (attempts) c.output += fmt::format(", race attempts {}", attempts);
+  const std::string reproduce = TextAt(f, "reproduce", "");
+  if (!reproduce.empty()) c.output += "\nreproduce: " + reproduce;
+  const json& race = Member(run, "race");
+  const json& examples = Member(race, "examples");
+  if (examples.is_array())
+    for (const auto& e : examples) {
+      if (c.details.size() >= 10) break;
+      c.details.push_back(fmt::format("attempt {}: {} block {} (offset {}) expected gen >= {} ({}), found {}, promised by {}",
+                                      CountAt(e, "attempt"), TextAt(e, "contract", "?"), CountAt(e, "block"),
+                                      CountAt(e, "offset"), CountAt(e, "expected_generation"), TextAt(e, "writer", "?"),
+                                      TextAt(e, "found", "?"), TextAt(e, "promised_by", "?")));
+    }
+  for (auto& line : ViolationLines(Member(run, "verification")))
+    if (c.details.size() < 10) c.details.push_back(std::move(line));
+  if (!reproduce.empty() && (kernel || strict || alarms)) c.details.push_back("reproduce: " + reproduce);
+  if (kernel || alarms || (strict && TextAt(run, "verdict") == "fail")) {
+    c.result = ReportCase::Result::kFail;
+    c.message = fmt::format("{} kernel-contract violation(s), {} strict miss(es), {} kernel alarm(s)", kernel,
+                            strict, alarms);
+  }
+  return c;
+}
+
 std::vector<ReportCase> RunCases(const json& run) {
   std::vector<ReportCase> cases;
+  // A race script's outcome is its findings: they lead, in place of a whole-target verification.
+  const bool race = Member(run, "race").is_object();
+  if (race) cases.push_back(FindingsCase(run));
   const json& phases = Member(run, "phases");
   if (phases.is_array())
     for (size_t i = 0; i < phases.size(); ++i) {
@@ -334,8 +370,18 @@ std::vector<ReportCase> RunCases(const json& run) {
       c.seconds = NumberAt(p, "seconds");
       cases.push_back(std::move(c));
     }
-  cases.push_back(VerificationCase(run));
-  cases.push_back(VerdictCase(run));
+  if (!race) cases.push_back(VerificationCase(run));
+  ReportCase verdict = VerdictCase(run);
+  // The verdict's details lead with what the kernel did wrong, over every crash cycle, and how to reproduce it.
+  const json& f = Member(run, "findings");
+  if (f.is_object() && (CountAt(f, "kernel_violations") || CountAt(f, "strict_misses") || CountAt(f, "kernel_alarms"))) {
+    std::vector<std::string> lead = {fmt::format("findings: {} kernel-contract violation(s), {} strict miss(es), {} kernel alarm(s)",
+                                                 CountAt(f, "kernel_violations"), CountAt(f, "strict_misses"),
+                                                 CountAt(f, "kernel_alarms"))};
+    if (!TextAt(f, "reproduce", "").empty()) lead.push_back("reproduce: " + TextAt(f, "reproduce", ""));
+    verdict.details.insert(verdict.details.begin(), lead.begin(), lead.end());
+  }
+  cases.push_back(std::move(verdict));
   return cases;
 }
 
