@@ -5,6 +5,11 @@
 #include <xxhash.h>
 
 #include <chrono>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -16,7 +21,7 @@ uint64_t LogLane::Append(RecordType type, uint8_t kind, uint16_t actor, uint32_t
                          uint64_t b) {
   const uint64_t seq = log_->NextSeq();
   Chunk& c = chunks_[current_ % kChunks];
-  c.records[fill_] = LogRecord{seq, type, kind, actor, aux, a, b};
+  c.slots[1 + fill_] = LogRecord{seq, type, kind, actor, aux, a, b};
   const uint64_t request = log_->publish_request_.load(std::memory_order_relaxed);
   if (++fill_ == kChunkRecords || request != seen_publish_request_) {
     seen_publish_request_ = request;
@@ -72,6 +77,7 @@ Result<std::unique_ptr<ExpectedLog>> ExpectedLog::Create(const std::string& path
   }
   std::unique_ptr<ExpectedLog> log(new ExpectedLog(fd, path, durable));
   log->bytes_written_ = sizeof h;
+  log->file_offset_ = sizeof h;
   return log;
 }
 
@@ -106,8 +112,19 @@ bool ExpectedLog::DrainOnce() {
     const uint64_t ready = lane.published_.load(std::memory_order_acquire);
     for (; done < ready; ++done) {
       LogLane::Chunk& c = lane.chunks_[done % LogLane::kChunks];
-      const size_t bytes = size_t{c.count.load(std::memory_order_relaxed)} * sizeof(LogRecord);
-      const char* p = reinterpret_cast<const char*>(c.records);
+      const uint32_t count = c.count.load(std::memory_order_relaxed);
+      if (count == 0) {
+        lane.drained_.store(done + 1, std::memory_order_release);
+        continue;
+      }
+      // The frame: both checks seeded with the offset the frame lands at.
+      ChunkFrame f{kFrameMagic, count, uint32_t(i), 0, 0, 0};
+      f.records_check = XXH64(&c.slots[1], size_t{count} * sizeof(LogRecord), file_offset_);
+      f.frame_check = XXH64(&f, offsetof(ChunkFrame, frame_check), file_offset_);
+      static_assert(sizeof(ChunkFrame) == sizeof(LogRecord));
+      std::memcpy(&c.slots[0], &f, sizeof f);
+      const size_t bytes = size_t{count + 1} * sizeof(LogRecord);
+      const char* p = reinterpret_cast<const char*>(c.slots);
       size_t off = 0;
       while (off < bytes && flush_status_.ok()) {
         ssize_t w = ::write(fd_, p + off, bytes - off);
@@ -120,6 +137,7 @@ bool ExpectedLog::DrainOnce() {
         off += size_t(w);
       }
       bytes_written_.fetch_add(off, std::memory_order_relaxed);
+      file_offset_ += off;
       lane.drained_.store(done + 1, std::memory_order_release);
       wrote = true;
     }
@@ -155,49 +173,192 @@ Status ExpectedLog::Close(bool clean) {
   return flush_status_;
 }
 
+namespace {
+
+bool AllZero(const unsigned char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i]) return false;
+  return true;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// The meaning of one record (that its bytes are what was written is the chunk check's job): "" when it could
+// have been written by a run of this log's geometry, else what is impossible about it.
+std::string ImpossibleRecord(const LogRecord& r, const LogFileHeader& h) {
+  if (r.seq == 0 || r.seq > kMaxPlausibleSeq) return "sequence number " + std::to_string(r.seq) + " out of range";
+  switch (r.type) {
+    case RecordType::kWrite:
+    case RecordType::kWriteFailed:
+      if (r.kind < 1 || r.kind > 3) return "write of unknown writer kind " + std::to_string(r.kind);
+      if (r.a >= h.block_count)
+        return "write of block " + std::to_string(r.a) + ", beyond the target's " + std::to_string(h.block_count);
+      if (r.b == 0 || r.b > (uint64_t{1} << 40))
+        return "impossible generation " + std::to_string(r.b) + " of block " + std::to_string(r.a);
+      return "";
+    case RecordType::kSyncStart:
+    case RecordType::kSyncEnd:
+      if (r.kind < 1 || r.kind > 5) return "sync of unknown op " + std::to_string(r.kind);
+      if (r.a == 0 || r.a > kMaxPlausibleSeq) return "sync id " + std::to_string(r.a) + " out of range";
+      if (r.type == RecordType::kSyncEnd && r.aux > 4095) return "sync end with errno " + std::to_string(r.aux);
+      return "";
+    case RecordType::kPin:
+    case RecordType::kUnpin:
+    case RecordType::kPhase:
+    case RecordType::kCrash:
+    case RecordType::kEnd:
+      return "";
+    case RecordType::kPunch:
+      if (r.aux > 1) return "punch record with aux " + std::to_string(r.aux);
+      return "";
+  }
+  return "unknown record type " + std::to_string(unsigned(r.type));
+}
+
+Status Damaged(const std::string& path, uint64_t offset, const std::string& what) {
+  return Status(EBADMSG, "read expected log " + path + ": damaged at byte " + std::to_string(offset) + " (" +
+                             Hex(offset) + "): " + what);
+}
+
+}  // namespace
+
 Result<LogContents> ReadExpectedLog(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno("open expected log " + path);
   LogContents out;
-  ssize_t r = ::pread(fd, &out.header, sizeof out.header, 0);
-  if (r != sizeof out.header || out.header.magic != kLogMagic ||
-      out.header.check != XXH64(&out.header, offsetof(LogFileHeader, check), 0)) {
+  struct stat sb {};
+  ::fstat(fd, &sb);
+  const uint64_t size = uint64_t(sb.st_size);
+  if (size < sizeof out.header) {
     ::close(fd);
-    return Status(EINVAL, "read expected log " + path + ": not a longpin log (bad header)");
+    return Status(EBADMSG, "read expected log " + path + ": not a longpin log (short header)");
   }
-  if (out.header.version != kLogVersion || out.header.record_size != sizeof(LogRecord)) {
-    ::close(fd);
+  // Mapped, not copied: logs of long runs are hundreds of MB, and the records are copied out once.
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) return Status::FromErrno("map expected log " + path);
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, size};
+  ::madvise(map, size, MADV_SEQUENTIAL);
+  const unsigned char* file = static_cast<const unsigned char*>(map);
+  std::memcpy(&out.header, file, sizeof out.header);
+  if (out.header.magic != kLogMagic || out.header.check != XXH64(&out.header, offsetof(LogFileHeader, check), 0))
+    return Status(EBADMSG, "read expected log " + path + ": not a longpin log (bad header at byte 0)");
+  if ((out.header.version != kLogVersion && out.header.version != kLogVersionV1) ||
+      out.header.record_size != sizeof(LogRecord))
     return Status(EINVAL, "read expected log " + path + ": unsupported log version " +
                               std::to_string(out.header.version));
-  }
-  off_t size = ::lseek(fd, 0, SEEK_END);
-  const size_t body = size > off_t(sizeof(LogFileHeader)) ? size_t(size) - sizeof(LogFileHeader) : 0;
-  out.truncated = body % sizeof(LogRecord) != 0;
-  out.records.resize(body / sizeof(LogRecord));
-  char* dst = reinterpret_cast<char*>(out.records.data());
-  size_t want = out.records.size() * sizeof(LogRecord), got = 0;
-  while (got < want) {
-    ssize_t n = ::pread(fd, dst + got, want - got, off_t(sizeof(LogFileHeader) + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += size_t(n);
-  }
-  ::close(fd);
-  if (got < want) {
-    out.records.resize(got / sizeof(LogRecord));
+  if (out.header.block_size < 512 || (out.header.block_size & (out.header.block_size - 1)) ||
+      out.header.block_count == 0 || out.header.block_count > (uint64_t{1} << 40))
+    return Status(EBADMSG, "read expected log " + path + ": impossible geometry in the header");
+
+  constexpr uint64_t kPage = 4096;
+  constexpr size_t kRec = sizeof(LogRecord);
+  std::vector<uint64_t> offsets;  // of the records kept, for the checks below
+  auto keep = [&](const unsigned char* p, uint64_t off) -> Status {
+    LogRecord r;
+    std::memcpy(&r, p, kRec);
+    if (std::string why = ImpossibleRecord(r, out.header); !why.empty()) return Damaged(path, off, why);
+    if (r.type == RecordType::kEnd) out.clean_end = true;
+    out.max_seq = std::max(out.max_seq, r.seq);
+    out.records.push_back(r);
+    offsets.push_back(off);
+    return {};
+  };
+  auto lose = [&](uint64_t from, uint64_t to) {
+    if (!out.truncated) out.first_lost_offset = from;
     out.truncated = true;
-  }
-  // A record that is all zeros is a hole a crash left in the file (size extended, data not written).
-  size_t keep = 0;
-  for (const LogRecord& rec : out.records) {
-    if (rec.seq == 0) {
-      out.truncated = true;
-      continue;
+    out.lost_bytes += to - from;
+  };
+
+  uint64_t off = sizeof out.header;
+  if (out.header.version == kLogVersionV1) {
+    // v1: bare records, no checks. A record of all zeros is a hole a crash left; a partial one, the cut.
+    for (; off + kRec <= size; off += kRec) {
+      if (AllZero(&file[off], kRec)) {
+        lose(off, off + kRec);
+        continue;
+      }
+      if (Status s = keep(&file[off], off); !s.ok()) return s;
     }
-    if (rec.type == RecordType::kEnd) out.clean_end = true;
-    out.records[keep++] = rec;
+    if (off < size) lose(off, size);
+  } else {
+    // v2: frames. A frame that validates at `o` (both checks are seeded with o).
+    auto frame_at = [&](uint64_t o, ChunkFrame* f) {
+      if (o + kRec > size) return false;
+      std::memcpy(f, &file[o], sizeof *f);
+      return f->magic == kFrameMagic && f->count >= 1 && f->count <= LogLane::kChunkRecords &&
+             f->frame_check == XXH64(f, offsetof(ChunkFrame, frame_check), o);
+    };
+    while (off < size) {
+      ChunkFrame f;
+      const bool frame_ok = frame_at(off, &f);
+      const uint64_t end = frame_ok ? off + kRec * (uint64_t{f.count} + 1) : 0;
+      if (frame_ok && end <= size && f.records_check == XXH64(&file[off + kRec], kRec * f.count, off)) {
+        for (uint64_t o = off + kRec; o < end; o += kRec)
+          if (Status s = keep(&file[o], o); !s.ok()) return s;
+        off = end;
+        continue;
+      }
+      // Not a good chunk. What a cut leaves: the file ends inside the chunk at a page boundary (the size
+      // reached the disk a page at a time), pages of it never written (they read as zeros), or nothing but
+      // zeros from here on. The lost region runs to the next frame that validates (or the end).
+      uint64_t next = off + kRec;
+      for (ChunkFrame g; next < size && !frame_at(next, &g);) next += kRec;
+      next = std::min(next, size);
+      bool zero_page = false;
+      for (uint64_t p = (off + kPage - 1) / kPage * kPage; p + kPage <= next && !zero_page; p += kPage)
+        zero_page = AllZero(&file[p], kPage);
+      const bool cut_at_page = frame_ok && end > size && next == size && size % kPage == 0;
+      if (AllZero(&file[off], next - off) || zero_page || cut_at_page) {
+        lose(off, next);
+        off = next;
+        continue;
+      }
+      std::string what = !frame_ok                ? "no valid chunk frame"
+                         : end > size             ? "the file ends inside a chunk, not at a page boundary"
+                                                  : "chunk check failed (" + std::to_string(f.count) + " records)";
+      return Damaged(path, off, what);
+    }
   }
-  out.records.resize(keep);
+
+  // Sequence numbers: each append takes the next one, so a number seen twice is damage and the first one
+  // missing is where the log's knowledge ends.
+  const size_t n = out.records.size();
+  if (n == 0) {
+    out.known_below = 1;
+    return out;
+  }
+  std::vector<uint32_t> slot;  // seq -> 1 + index of its record (dense numbers: a table, no sort)
+  if (out.max_seq <= 4 * uint64_t(n) + 4096) {
+    slot.assign(out.max_seq + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t& s = slot[out.records[i].seq];
+      if (s) return Damaged(path, offsets[i], "sequence number " + std::to_string(out.records[i].seq) + " twice");
+      s = uint32_t(i + 1);
+    }
+    uint64_t k = 1;
+    while (k <= out.max_seq && slot[k]) ++k;
+    out.known_below = k;
+  } else {
+    std::vector<std::pair<uint64_t, size_t>> seqs(n);
+    for (size_t i = 0; i < n; ++i) seqs[i] = {out.records[i].seq, i};
+    std::sort(seqs.begin(), seqs.end());
+    uint64_t k = 1;
+    for (size_t i = 0; i < n; ++i) {
+      if (i > 0 && seqs[i].first == seqs[i - 1].first)
+        return Damaged(path, offsets[seqs[i].second], "sequence number " + std::to_string(seqs[i].first) + " twice");
+      if (seqs[i].first == k) ++k;
+    }
+    out.known_below = k;
+  }
   return out;
 }
 

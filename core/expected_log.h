@@ -1,9 +1,10 @@
-// ExpectedLog: the append-only record of what was written, synced and pinned (format v1, docs/formats.md).
+// ExpectedLog: the append-only record of what was written, synced and pinned (format v2, docs/formats.md).
 //
 // One global order comes from an atomic sequence number: a writer takes its number after the write completed
 // (release), a syncer takes its number before it calls fsync (acquire), so any write numbered below a sync's
 // start completed before that sync started. Each thread appends through its own LogLane into preallocated
-// chunks; a flusher thread writes full chunks to the log file. The hot path (Append) takes no lock and
+// chunks; a flusher thread writes full chunks to the log file, each behind a frame that carries the chunk's
+// checksums (computed by the flusher, never on the hot path). The hot path (Append) takes no lock and
 // allocates nothing; when the flusher falls behind, a lane waits for a free chunk (backpressure, counted).
 #pragma once
 
@@ -60,7 +61,24 @@ struct LogFileHeader {
 };
 static_assert(sizeof(LogFileHeader) == 64);
 inline constexpr uint64_t kLogMagic = 0x313076474f4c504cULL;  // "LPLOGv01" little-endian
-inline constexpr uint32_t kLogVersion = 1;
+// v2: the body is a sequence of frames (a ChunkFrame, then its records); v1: bare records, still readable.
+inline constexpr uint32_t kLogVersion = 2;
+inline constexpr uint32_t kLogVersionV1 = 1;
+
+// v2: what precedes every chunk of records in the file. Both checks are seeded with the frame's file offset,
+// so a chunk moved, repeated or dropped inside the file does not validate where it lies.
+struct ChunkFrame {
+  uint32_t magic;          // kFrameMagic
+  uint32_t count;          // records that follow, 1 .. LogLane::kChunkRecords
+  uint32_t lane;           // the lane that wrote them (information only)
+  uint32_t reserved;       // 0
+  uint64_t records_check;  // xxh64 of the count * 32 bytes of records, seed = file offset of the frame
+  uint64_t frame_check;    // xxh64 of the 24 bytes before it, seed = file offset of the frame
+};
+static_assert(sizeof(ChunkFrame) == 32);
+inline constexpr uint32_t kFrameMagic = 0x4d52464cU;  // "LFRM" little-endian
+// Sequence numbers above this are damage (a run appends far fewer records).
+inline constexpr uint64_t kMaxPlausibleSeq = 1ULL << 48;
 
 class ExpectedLog;
 
@@ -84,7 +102,8 @@ class LogLane {
   friend class ExpectedLog;
   struct Chunk {
     std::atomic<uint32_t> count{0};
-    LogRecord records[kChunkRecords];
+    // slots[0]: the frame, filled in by the flusher; slots[1 + i]: record i. One contiguous write per chunk.
+    LogRecord slots[kChunkRecords + 1];
   };
   explicit LogLane(ExpectedLog* log);
   void NextChunk();
@@ -137,6 +156,7 @@ class ExpectedLog {
   std::atomic<size_t> lane_count_{0};
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> bytes_written_{0};
+  uint64_t file_offset_ = 0;  // where the flusher's next write lands (the flusher's own)
   std::atomic<uint64_t> publish_request_{0};
   Status flush_status_;
   std::thread flusher_;
@@ -146,11 +166,25 @@ class ExpectedLog {
 struct LogContents {
   LogFileHeader header{};
   std::vector<LogRecord> records;  // in file order (grouped by lane); sort by seq where order matters
-  bool clean_end = false;          // a kEnd record was found: the log is complete
-  bool truncated = false;          // the file ended inside a record (a cut while writing)
+  bool clean_end = false;          // a kEnd record was found
+  bool truncated = false;          // part of the file was lost in a cut (a short or unwritten chunk, a hole)
+  uint64_t lost_bytes = 0;         // bytes of the file in lost chunks (not damage: what a cut leaves)
+  uint64_t first_lost_offset = 0;  // file offset of the first lost chunk (when truncated)
+  uint64_t max_seq = 0;            // the highest sequence number read
+  // Every sequence number below this is in `records` (numbers are dense: each append takes one). A sync that
+  // started below it is judged with every record before its start known; above it, records may be missing.
+  uint64_t known_below = UINT64_MAX;  // (the reader sets it; a LogContents built by hand knows everything)
+  // The log is whole: an end record, and no sequence number missing below it. Only a whole log may flag a
+  // generation as never issued.
+  bool complete() const { return clean_end && known_below > max_seq; }
 };
 
-// Reads a log file written by ExpectedLog. A torn final record is dropped (truncated = true).
+// Reads a log file written by ExpectedLog (v2, or v1 without checks). What a cut leaves is dropped and
+// counted (truncated): a file that ends inside a chunk at a 4 KiB boundary, a chunk holding an unwritten
+// (all-zero) 4 KiB page, an all-zero tail. Anything else that fails a check is damage: an error (EBADMSG)
+// naming the first bad byte offset. So is a record no run writes (an unknown type or kind, a block outside
+// the target, a generation or sequence number out of range, a sequence number twice): an impossible
+// generation is an error of the log, never a verdict about the disk.
 Result<LogContents> ReadExpectedLog(const std::string& path);
 
 }  // namespace longpin

@@ -29,7 +29,8 @@ ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
   st.run_id = log.header.run_id;
   st.block_size = log.header.block_size;
   st.block_count = log.header.block_count;
-  st.log_complete = log.clean_end;
+  st.log_complete = log.complete();
+  st.known_below = log.known_below;
   st.blocks.resize(st.block_count);
 
   // Pass 1: syncs, pins, crash point (few records; the writes are the bulk).
@@ -60,6 +61,7 @@ ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
       case RecordType::kPin: pin_seq[r.aux] = r.seq; break;
       case RecordType::kPunch:
         punch_records.push_back(r);
+        st.punches_logged = true;
         if (r.aux == 0) ++st.punches;
         break;
       case RecordType::kCrash: st.crash_seq = st.crash_seq ? std::min(st.crash_seq, r.seq) : r.seq; break;
@@ -86,7 +88,14 @@ ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
     }
   }
   for (const auto& s : st.syncs) {
-    if (s.err != 0 || !SyncOpPromises(s.op) || s.start_seq >= first_failure || s.start_seq > promise_cap) continue;
+    // A sync whose start record was lost (start_seq 0) promises nothing. One after a gap in the sequence
+    // numbers still promises what the log knows: a cut always leaves gaps (a killed run's lanes die with their
+    // unpublished chunks, a quiet lane's oldest record among them), and what the gap hid is handled where it
+    // matters: a write it hid shows as a generation above the log's (beyond_log, not judged), and a hidden
+    // punch leaves the zeros of a run that punched unjudged (oracle.cc).
+    if (s.err != 0 || !SyncOpPromises(s.op) || s.start_seq >= first_failure || s.start_seq > promise_cap ||
+        s.start_seq == 0)
+      continue;
     if (s.start_seq > st.promise_seq) {
       st.promise_seq = s.start_seq;
       st.promise_sync_id = s.id;

@@ -55,7 +55,9 @@ struct ExpectedState {
   uint64_t run_id = 0;
   uint64_t block_size = 0;
   uint64_t block_count = 0;
-  bool log_complete = false;       // the log ended with its end record: every completed write is in it
+  bool log_complete = false;       // an end record and no sequence number missing: every record is in it
+  uint64_t known_below = 0;        // every record numbered below this is known (LogContents::known_below)
+  bool punches_logged = false;     // the run punched holes: a cut log may have lost a punch, too
   uint64_t promise_seq = 0;        // start seq of the promising sync (0 = none)
   uint64_t promise_sync_id = 0;
   std::string promise_sync_op;

@@ -62,6 +62,32 @@ Verification Judge(const ExpectedState& ex, const DiskImage& disk, VerifyMode mo
       return x;
     };
 
+    // A cut log (power cut) lost its tail: a generation above the newest it knows may have been issued, and
+    // the block's writes around it are unknown (quiet or not, torn or not): not judged, counted.
+    if (!ex.log_complete && (v.cls == BlockClass::kIntact || v.cls == BlockClass::kTorn) &&
+        v.generation > e.max_issued) {
+      ++out.beyond_log;
+      const uint64_t oldest_part = OldestFound(v);
+      // The lower bound still holds for what the log does know: a promised generation must not be missing.
+      if (e.kernel_gen > 0 && oldest_part < e.kernel_gen && !(ex.punches_logged && v.has_zero_words)) {
+        add(kernel, base("kernel", v.cls == BlockClass::kTorn ? "torn" : "lost", e.kernel_gen, e.kernel_kind));
+        ++out.kernel_violations;
+      }
+      if (e.strict_gen > 0) {
+        StrictTally& t = out.strict_by_writer[WriterKindName(e.strict_kind)];
+        ++t.promised;
+        if (oldest_part >= e.strict_gen) ++t.found;
+        else ++out.strict_misses;
+      }
+      continue;
+    }
+    // A cut log of a run that punched holes may have lost a punch of this block: zeros are not judged.
+    if (!ex.log_complete && ex.punches_logged && e.kernel_gen > 0 &&
+        (v.cls == BlockClass::kZero || (v.cls == BlockClass::kTorn && v.has_zero_words))) {
+      ++out.beyond_log;
+      continue;
+    }
+
     // Upper bound (kernel contract: damage no contract allows).
     bool upper_bad = false;
     if (v.cls == BlockClass::kForeign || v.cls == BlockClass::kCorrupt) {

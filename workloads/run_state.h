@@ -9,8 +9,15 @@
 
 namespace longpin {
 
+// state.json, version 2: the fields below plus "check", the xxh64 (hex) of the canonical text of every other
+// field (nlohmann's dump() of the object without "check": sorted keys, no spaces). Version 1 (no check) is
+// still read. `log_path` is where the run wrote the log; `longpin verify` reads DIR/expected.log instead, so
+// a moved or copied state directory checks its own log.
+inline constexpr int kRunStateVersion = 2;
+inline constexpr const char* kStateLogName = "expected.log";
+
 struct RunState {
-  int state_version = 1;
+  int state_version = kRunStateVersion;
   uint64_t run_id = 0;
   uint64_t seed = 0;
   std::string target_path;
@@ -25,6 +32,8 @@ struct RunState {
 };
 
 Status WriteRunState(const std::string& dir, const RunState& s);
+// Errors: ENOENT (no state.json there), EBADMSG (damaged: not JSON, a field missing or of the wrong type, the
+// check does not match; the message names the byte offset where known), EINVAL (an unknown version).
 Result<RunState> ReadRunState(const std::string& dir);
 
 }  // namespace longpin

@@ -18,7 +18,8 @@ RunReport VerifyFromState(const std::string& state_dir, const std::string& targe
   r.root = ::geteuid() == 0;
   auto state = ReadRunState(state_dir);
   if (!state.ok()) {
-    SetVerdict(r, "error", kExitUsage, state.status().message());
+    // No state there: a wrong --state-dir (usage). A state that is there but damaged: an error.
+    SetVerdict(r, "error", state.status().err() == ENOENT ? kExitUsage : kExitError, state.status().message());
     return r;
   }
   r.run_id = state->run_id;
@@ -31,21 +32,37 @@ RunReport VerifyFromState(const std::string& state_dir, const std::string& targe
   r.target_size = state->block_size * state->block_count;
   r.target_path = target_override.empty() ? state->target_path : target_override;
   r.fs_detail = "target " + r.target_path + " (" + state->fs + ")";
-  r.expected_log_path = state->log_path;
-  auto log = ReadExpectedLog(state->log_path);
+  // The log next to the state, not the path the run stored: a moved state directory still checks, and a
+  // copied one checks its own copy, never the original.
+  const std::string log_path = state_dir + "/" + kStateLogName;
+  r.expected_log_path = log_path;
+  auto log = ReadExpectedLog(log_path);
   if (!log.ok()) {
     SetVerdict(r, "error", kExitError, log.status().message());
     return r;
   }
   if (log->header.run_id != state->run_id) {
-    SetVerdict(r, "error", kExitUsage, "expected log " + state->log_path + " belongs to another run than " +
+    SetVerdict(r, "error", kExitUsage, "expected log " + log_path + " belongs to another run than " +
                                            state_dir + "/state.json");
     return r;
   }
   if (!log->clean_end)
     r.notes.push_back("the expected log has no end record (the run was cut): records lost in the cut make the check "
                       "weaker, never wrong; newer generations than the log knows are counted as beyond_log");
-  if (log->truncated) r.notes.push_back("the expected log ends inside a record: the partial record was dropped");
+  if (log->header.block_size != state->block_size || log->header.block_count != state->block_count) {
+    SetVerdict(r, "error", kExitError, "expected log " + log_path + " and " + state_dir +
+                                           "/state.json disagree on the block geometry: one of them is damaged");
+    return r;
+  }
+  if (log->truncated)
+    r.notes.push_back("the expected log lost " + std::to_string(log->lost_bytes) + " byte(s) in the cut, from byte " +
+                      std::to_string(log->first_lost_offset) + ": records known up to sequence number " +
+                      std::to_string(log->known_below - 1) + "; later syncs promise nothing");
+  else if (log->clean_end && !log->complete())
+    r.notes.push_back("the expected log misses records below its end (first missing: sequence number " +
+                      std::to_string(log->known_below) + "): judged as a cut log");
+  if (log->header.version == kLogVersionV1)
+    r.notes.push_back("the expected log is format v1 (no checksums): damage to it cannot be told from a cut");
   ExpectedState expected = BuildExpectedState(*log);
   r.sync_errors_total = expected.sync_errors;
   StampPattern pattern(state->run_id, state->block_size);

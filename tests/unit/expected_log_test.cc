@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <cstdlib>
 #include <map>
@@ -72,7 +73,7 @@ TEST(ExpectedLog, LanesFromManyThreadsAreReadBackWhole) {
     threads.emplace_back([&, t] {
       returned[t].reserve(kPerThread);
       for (uint64_t i = 0; i < kPerThread; ++i)
-        returned[t].push_back(lanes[t]->Append(RecordType::kWrite, 1, uint16_t(t), 0, i, i + 1));
+        returned[t].push_back(lanes[t]->Append(RecordType::kWrite, 1, uint16_t(t), 0, i % 1000, i + 1));
       lanes[t]->Publish();
     });
   }
@@ -103,7 +104,7 @@ TEST(ExpectedLog, LanesFromManyThreadsAreReadBackWhole) {
     ASSERT_EQ(recs.size(), kPerThread);
     // A lane's records arrive in its append order, with rising seq, and match what Append returned.
     for (size_t i = 0; i < recs.size(); ++i) {
-      ASSERT_EQ(recs[i]->a, i) << "thread " << actor;
+      ASSERT_EQ(recs[i]->a, i % 1000) << "thread " << actor;
       ASSERT_EQ(recs[i]->b, i + 1);
       ASSERT_EQ(recs[i]->seq, returned[actor][i]);
       if (i > 0) {
@@ -138,17 +139,70 @@ TEST(ExpectedLog, CreateRefusesAnExistingFile) {
   EXPECT_NE(again.status().message().find(path), std::string::npos) << again.status().message();
 }
 
-TEST(ExpectedLog, CutMidRecordKeepsTheRecordsBefore) {
+// Format v2: chunks behind frames. A cut at a 4 KiB boundary (the size reached the disk a page at a time) loses
+// the chunk it falls in, not the ones before; a cut anywhere else is damage, an error naming where.
+TEST(ExpectedLog, CutAtAPageBoundaryLosesOnlyTheCutChunk) {
   TempDir dir;
   const std::string path = dir.path() + "/expected.log";
-  WriteSmallLog(path, 100);
-  // Keep 40 whole records and 13 bytes of the 41st.
-  ASSERT_EQ(::truncate(path.c_str(), off_t(sizeof(LogFileHeader) + 40 * sizeof(LogRecord) + 13)), 0);
+  {
+    auto log = MustCreate(path);
+    ASSERT_TRUE(log);
+    LogLane* lane = log->NewLane();
+    for (int i = 0; i < 100; ++i) lane->Append(RecordType::kWrite, 1, 0, 0, uint64_t(i), 1);
+    lane->Publish();  // one chunk of 100 records: bytes 64 .. 64 + 32 * 101
+    for (int i = 100; i < 400; ++i) lane->Append(RecordType::kWrite, 1, 0, 0, uint64_t(i), 1);
+    lane->Publish();  // the second chunk, 300 records, across the 4 KiB boundary
+    ASSERT_TRUE(log->Close(false).ok());
+  }
+  ASSERT_EQ(::truncate(path.c_str(), 8192), 0);
   auto contents = ReadExpectedLog(path);
   ASSERT_TRUE(contents.ok()) << contents.status().message();
   EXPECT_TRUE(contents->truncated);
   EXPECT_FALSE(contents->clean_end);
+  EXPECT_FALSE(contents->complete());
+  EXPECT_EQ(contents->first_lost_offset, sizeof(LogFileHeader) + 101 * sizeof(LogRecord));
+  ASSERT_EQ(contents->records.size(), 100u);
+  EXPECT_EQ(contents->known_below, 101u);
+  for (size_t i = 0; i < 100; ++i) EXPECT_EQ(contents->records[i].a, i);
+
+  // 13 bytes into a record, not at a page boundary: not what a cut leaves.
+  ASSERT_EQ(::truncate(path.c_str(), off_t(sizeof(LogFileHeader) + 140 * sizeof(LogRecord) + 13)), 0);
+  auto damaged = ReadExpectedLog(path);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().err(), EBADMSG);
+  EXPECT_NE(damaged.status().message().find("damaged at byte " + std::to_string(64 + 101 * 32)), std::string::npos)
+      << damaged.status().message();
+}
+
+// Format v1 (no frames, no checks) stays readable: a cut mid-record keeps the records before it.
+TEST(ExpectedLog, Version1LogsStayReadable) {
+  TempDir dir;
+  const std::string path = dir.path() + "/v1.log";
+  LogFileHeader h{};
+  h.magic = kLogMagic;
+  h.version = kLogVersionV1;
+  h.record_size = sizeof(LogRecord);
+  h.run_id = kRunId;
+  h.block_size = 4096;
+  h.block_count = 1000;
+  h.check = XXH64(&h, offsetof(LogFileHeader, check), 0);
+  std::string bytes(reinterpret_cast<const char*>(&h), sizeof h);
+  for (uint64_t i = 0; i < 41; ++i) {
+    LogRecord r{i + 1, RecordType::kWrite, 1, 0, 0, i, 1};
+    bytes.append(reinterpret_cast<const char*>(&r), sizeof r);
+  }
+  bytes.resize(sizeof h + 40 * sizeof(LogRecord) + 13);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), ssize_t(bytes.size()));
+  ::close(fd);
+  auto contents = ReadExpectedLog(path);
+  ASSERT_TRUE(contents.ok()) << contents.status().message();
+  EXPECT_EQ(contents->header.version, kLogVersionV1);
+  EXPECT_TRUE(contents->truncated);
+  EXPECT_FALSE(contents->clean_end);
   ASSERT_EQ(contents->records.size(), 40u);
+  EXPECT_EQ(contents->known_below, 41u);
   for (size_t i = 0; i < 40; ++i) {
     EXPECT_EQ(contents->records[i].a, i);
     EXPECT_EQ(contents->records[i].type, RecordType::kWrite);
