@@ -3,12 +3,18 @@
 #define FUSE_USE_VERSION 35
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -154,6 +160,7 @@ class FusePinner final : public Pinner {
     }
     mounted_ = true;
     loop_ = std::thread([s = session_] { fuse_session_loop(s); });
+    StartSupervisor();  // after the loop: its stat of the mount point is answered by the daemon
     const std::string file = mount_point_ + "/" + kFileName;
     fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return Status::FromErrno("open FUSE file " + file);
@@ -237,6 +244,70 @@ class FusePinner final : public Pinner {
   }
 
  private:
+  // The daemon is a thread of longpin: if longpin is killed (SIGKILL) while the kernel waits on a reply, the
+  // reading thread stays in an uninterruptible wait for an answer that never comes, and the process, its loop
+  // devices and mounts are never released. A small child process watches longpin and, when it is gone or a
+  // zombie, aborts the FUSE connection (fusectl), so the wait ends at once and the process is reaped.
+  void StartSupervisor() {
+    struct stat st {};
+    if (::geteuid() != 0 || ::stat(mount_point_.c_str(), &st) != 0) return;
+    const std::string connections = "/sys/fs/fuse/connections";
+    const std::string abort_file = connections + "/" + std::to_string(minor(st.st_dev)) + "/abort";
+    struct stat probe {};
+    if (::stat(abort_file.c_str(), &probe) != 0)  // fusectl not mounted yet (our own mount namespace)
+      ::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
+    const pid_t parent = ::getpid();
+    const std::string stat_file = "/proc/" + std::to_string(parent) + "/stat";
+    const std::string status_file = "/proc/" + std::to_string(parent) + "/status";
+    const pid_t child = ::fork();
+    if (child != 0) {
+      supervisor_ = child > 0 ? child : -1;
+      return;
+    }
+    // The child of a threaded process: only system calls from here on, on strings built before the fork.
+    ::close_range(0, ~0U, 0);  // holds nothing of longpin's open: no loop device, no /dev/fuse, no pipe
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_IGN);
+    ::prctl(PR_SET_NAME, "longpin-fuse-wd");
+    for (;;) {
+      const int fd = ::open(stat_file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) break;
+      char buf[512];
+      const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+      ::close(fd);
+      if (n <= 0) break;
+      buf[n] = 0;
+      const char* close_paren = std::strrchr(buf, ')');
+      if (!close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' || close_paren[2] == 'X') break;
+      // A SIGKILL pending on longpin: a thread stuck on the daemon keeps it from ever becoming a zombie.
+      const int sfd = ::open(status_file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (sfd < 0) break;
+      char st_buf[4096];
+      const ssize_t m = ::read(sfd, st_buf, sizeof st_buf - 1);
+      ::close(sfd);
+      if (m <= 0) break;
+      st_buf[m] = 0;
+      bool killed = false;
+      for (const char* key : {"SigPnd:", "ShdPnd:"})
+        if (const char* at = std::strstr(st_buf, key)) killed |= (std::strtoull(at + 7, nullptr, 16) & (1ull << (SIGKILL - 1))) != 0;
+      if (killed) break;
+      ::usleep(200 * 1000);
+    }
+    const int fd = ::open(abort_file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!::write(fd, "1", 1);
+      ::close(fd);
+    }
+    ::_exit(0);
+  }
+
+  void StopSupervisor() {
+    if (supervisor_ <= 0) return;
+    ::kill(supervisor_, SIGKILL);
+    ::waitpid(supervisor_, nullptr, 0);
+    supervisor_ = -1;
+  }
+
   void Stop() {
     if (inflight_.joinable()) FinishDma().ok();  // teardown: the held read's result no longer matters
     if (fd_ >= 0) ::close(fd_);
@@ -250,6 +321,7 @@ class FusePinner final : public Pinner {
       fuse_session_destroy(session_);
       session_ = nullptr;
     }
+    StopSupervisor();
     if (!mount_point_.empty()) ::rmdir(mount_point_.c_str());
     mount_point_.clear();
   }
@@ -261,6 +333,7 @@ class FusePinner final : public Pinner {
   bool mounted_ = false;
   std::thread loop_;
   int fd_ = -1;
+  pid_t supervisor_ = -1;  // aborts the connection if longpin dies (StartSupervisor)
   std::thread inflight_;  // a held DMA write (StartDma .. FinishDma)
   Status inflight_status_;
   std::atomic<bool> inflight_done_{false};

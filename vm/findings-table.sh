@@ -2,7 +2,8 @@
 # Writes the markdown table of what the race-script presets find per kernel, for docs/kernels.md: each cell is
 # found (kernel violations / strict misses / kernel alarms, in how many attempts), clean (attempts), or
 # refused ERRNO. Kernels: this host's, Debian 6.1 and Debian 6.12 in qemu (vm/run --rdma), one boot each.
-# Rows: both presets as shipped, and their step lists with the other pinners that can run them.
+# Rows: both presets as shipped, and their step lists with the other pinners that can run them. In a guest the
+# run directories go to /dev/shm: its /var/tmp is an overlay that refuses O_TMPFILE (io_uring's source file).
 # usage: vm/findings-table.sh [--binary PATH] [--kernels host,debian-6.1,debian-6.12] [--out FILE]
 set -u -o pipefail
 
@@ -38,7 +39,7 @@ ROWS=(
 ROWS[3]="its steps with reclaim:cgroup|--workload pinned-page-loses-buffers --race ${BUFFERS_HELD/reclaim/reclaim:cgroup} --race-attempts 50"
 SCRIPT='i=0'
 for r in "${ROWS[@]}"; do
-    SCRIPT+=$'\n'"\"\$LP\" run ${r#*|} --quiet --json \"\$R/row\$i.json\" >\"\$R/row\$i.out\" 2>\"\$R/row\$i.err\"; echo \$? >\"\$R/row\$i.exit\"; i=\$((i + 1))"
+    SCRIPT+=$'\n'"\"\$LP\" run ${r#*|} \${WORKDIR:+--workdir \$WORKDIR} --quiet --json \"\$R/row\$i.json\" >\"\$R/row\$i.out\" 2>\"\$R/row\$i.err\"; echo \$? >\"\$R/row\$i.exit\"; i=\$((i + 1))"
 done
 
 cell() {  # cell DIR INDEX
@@ -73,7 +74,7 @@ for k in "${KS[@]}"; do
         RELEASE[$k]=$(uname -r)
     else
         "$HERE/run" --kernel "$k" --rdma --timeout 900 --results "$WORK/$k" -- \
-            env R="$WORK/$k" LP="$BIN" bash -c "$SCRIPT; uname -r >\"\$R/release\"" >/dev/null 2>"$WORK/$k.err" ||
+            env R="$WORK/$k" LP="$BIN" WORKDIR=/dev/shm bash -c "$SCRIPT; uname -r >\"\$R/release\"" >/dev/null 2>"$WORK/$k.err" ||
             true
         RELEASE[$k]=$(cat "$WORK/$k/release" 2>/dev/null || echo "did not run: $(tail -n 1 "$WORK/$k.err")")
     fi

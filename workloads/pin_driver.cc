@@ -22,6 +22,8 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
   std::deque<PinWindow> held;
   std::map<uint32_t, size_t> span_of;  // epoch -> index in tally->spans
   const size_t bs = ctx.block_size();
+  const bool per_io = pinner.holds_per_io();
+  tally->pins.per_io = per_io;
   std::unique_ptr<std::byte, decltype(&std::free)> staging(
       static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)), &std::free);
 
@@ -42,12 +44,12 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
       tally->pins.refused[std::string(ErrnoName(err))] += w.length / page;
       return;
     }
-    tally->pins.granted_pages += g->bytes / page;
+    if (!per_io) tally->pins.granted_pages += g->bytes / page;  // per-IO: nothing held until an IO
     if (g->bytes < w.length) tally->pins.refused["partial"] += (w.length - g->bytes) / page;
     if (g->bytes == 0) return;
     w.length = g->bytes;
     held.push_back(w);
-    tally->held_pages.Add(w.length / page);
+    if (!per_io) tally->held_pages.Add(w.length / page);
   };
   auto unpin_oldest = [&] {
     PinWindow w = held.front();
@@ -56,7 +58,7 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
       OpScope op(slot, OpKind::kUnpin);
       pinner.Unpin(w);
     }
-    tally->held_pages.Set(tally->held_pages.Get() - w.length / page);
+    if (!per_io) tally->held_pages.Set(tally->held_pages.Get() - w.length / page);
     lane->Append(RecordType::kUnpin, pinner_index, 0, w.epoch, w.offset, w.length);
     if (auto it = span_of.find(w.epoch); it != span_of.end())
       tally->spans[it->second].released_ms = double(MonotonicNs() - tally->run_start_ns) / 1e6;
@@ -70,8 +72,15 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
       b += (uint64_t(dma_writer_id) + uint64_t(ctx.writer_total) - b % uint64_t(ctx.writer_total)) %
            uint64_t(ctx.writer_total);
       if (b >= end || b >= ctx.block_count) continue;
-      StampId id{ctx.run_id, b, ++ctx.generations[b], WriterKind::kDma, uint32_t(dma_writer_id), w.epoch};
+      // A per-IO pinner holds the pages for this one IO and the kernel unpins and dirties them when it
+      // completes: the write gets an epoch of its own, released (logged as an unpin) right after it completed,
+      // so the kernel contract promises it from the next sync on.
+      const uint32_t epoch = per_io ? ctx.next_pin_epoch.fetch_add(1) : w.epoch;
+      StampId id{ctx.run_id, b, ++ctx.generations[b], WriterKind::kDma, uint32_t(dma_writer_id), epoch};
       StampBlock(*ctx.pattern, id, staging.get());
+      // The IO's own pin, logged before the syscall: a write in flight across a punch or a crash is known by
+      // this position, not guessed.
+      if (per_io) lane->Append(RecordType::kPin, pinner_index, 0, epoch, b * bs, bs);
       const uint64_t truncate_before = ctx.truncate_epoch.load(std::memory_order_acquire);
       Status s = [&] {
         OpScope op(slot, OpKind::kWrite);
@@ -79,11 +88,17 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
       }();
       const uint64_t truncate_after = ctx.truncate_epoch.load(std::memory_order_acquire);
       if (s.ok()) {
-        lane->Append(RecordType::kWrite, uint8_t(WriterKind::kDma), uint16_t(dma_writer_id), w.epoch, b, id.generation);
+        lane->Append(RecordType::kWrite, uint8_t(WriterKind::kDma), uint16_t(dma_writer_id), epoch, b, id.generation);
+        if (per_io) {
+          lane->Append(RecordType::kUnpin, pinner_index, 0, epoch, b * bs, bs);
+          tally->pins.io_pages += (bs + page - 1) / page;
+          tally->pins.ios++;
+        }
         ++tally->dma.completed;
       } else {
         lane->Append(RecordType::kWriteFailed, uint8_t(WriterKind::kDma), uint16_t(dma_writer_id), uint32_t(s.err()),
                      b, id.generation);
+        if (per_io) lane->Append(RecordType::kUnpin, pinner_index, 0, epoch, b * bs, bs);
         const bool into_truncated_tail =
             s.err() == EFAULT && ((truncate_before & 1) || truncate_before != truncate_after);
         if (into_truncated_tail) tally->dma.expected_errors["dma EFAULT (tail truncated away by the scenario)"]++;

@@ -16,6 +16,7 @@
 //   crash        FS_IOC_SHUTDOWN(NOLOGFLUSH) of the scratch filesystem with what is held still held, then
 //                release, unmount, mount
 //   verify       read the window from the disk (O_DIRECT) and judge it against what the steps promised
+//   wait:TIME    do nothing for TIME with everything held (widens a window for writeback, a tracer, a kill)
 // The oracle per block: the kernel contract promises a CPU store, and a DMA write once its pin was released
 // (per-IO: when the IO completed), before a sync that returned 0 started; the strict contract promises every
 // write completed before such a sync. A miss of the first is a kernel-contract violation, of the second a
@@ -34,13 +35,14 @@
 
 namespace longpin {
 
-enum class RaceStepKind { kPin, kStore, kSync, kDma, kDmaStart, kDmaFinish, kReclaim, kUnpin, kCrash, kVerify };
+enum class RaceStepKind { kPin, kStore, kSync, kDma, kDmaStart, kDmaFinish, kReclaim, kUnpin, kCrash, kVerify, kWait };
 enum class ReclaimMethod { kPageout, kCgroup, kFadvise };
 
 struct RaceStep {
   RaceStepKind kind = RaceStepKind::kPin;
   std::optional<SyncOpKind> sync_op;     // sync:OP; nullopt = the run's --sync op
   ReclaimMethod reclaim = ReclaimMethod::kPageout;
+  double wait_s = 0;                     // wait:DURATION
   std::string text;                      // as written in the script
 };
 

@@ -392,7 +392,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       if (!s.ok()) report.notes.push_back("cleanup: " + s.message());
       log_writes.reset();
     }
-    if (!cfg.keep && report.verdict == "pass") {
+    if (!cfg.keep && (report.verdict == "pass" || report.verdict == "interrupted")) {
       if (Status s = run_dir.Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
       if (cfg.state_dir.empty()) report.expected_log_path.clear();
     } else if (!report.expected_log_path.empty()) {
@@ -742,8 +742,11 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   // Pin balance over the whole run: the kernel's counters are system-wide and per-cpu batched, so a gap is
   // re-read for a second before it counts, and only a pinner that takes FOLL_PIN pins can leak them: with any
   // other, a gap is another process's IO (a negative gap always is).
-  const bool takes_foll_pin = cfg.pinner != "none" && (pinner_info->reference == PinReference::kFollPin ||
-                                                       pinner_info->reference == PinReference::kFollPinLongterm);
+  // Which pinner takes FOLL_PIN is measured per phase (MeasuredReference), not taken from its label: FUSE
+  // direct IO, for one, took FOLL_GET references before 6.9.
+  bool takes_foll_pin = false;
+  for (const auto& ph : report.phases)
+    if (ph.pins.pinner != "none" && MeasuredReference(ph.pins) == "FOLL_PIN") takes_foll_pin = true;
   if (takes_foll_pin) {
     PinCounterSnapshot after = ReadPinCounters();
     if (run_pins_before.available && run_pins_before.refreshed && after.refreshed) {
@@ -857,8 +860,13 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   report.kernel_events = kmsg.Events();
   ConcludeVerdict(report);
   if (report.interrupted) {
+    // What ran was checked, but what did not run cannot pass: the verdict says so in every format. A failure
+    // found before the signal stays a failure.
+    if (report.verdict == "pass") {
+      report.verdict = "interrupted";
+      report.exit_code = kExitInterrupted;
+    }
     report.reasons.push_back("interrupted by a signal: phases after the interruption did not run");
-    if (report.verdict == "pass") report.exit_code = kExitInterrupted;
   }
   return finish();
 }

@@ -52,6 +52,10 @@ json PhaseJson(const PhaseReport& p) {
                 {"windows", p.pins.windows},
                 {"requested_pages", p.pins.requested_pages},
                 {"granted_pages", p.pins.granted_pages},
+                {"per_io", p.pins.per_io},
+                {"ios", p.pins.ios},
+                {"io_pages", p.pins.io_pages},
+                {"measured_reference", MeasuredReference(p.pins)},
                 {"refused", refused},
                 {"counters_available", b.available && a.available},
                 {"counters_refreshed", b.refreshed && a.refreshed},
@@ -158,6 +162,15 @@ json RaceJson(const RaceReport& x) {
 }
 
 }  // namespace
+
+std::string MeasuredReference(const PinStats& p) {
+  const uint64_t held = p.per_io ? p.io_pages : p.granted_pages;
+  if (!p.after.available || !p.before.available || held == 0) return "unmeasured";
+  const uint64_t acquired = p.after.acquired - p.before.acquired;
+  if (acquired >= held) return "FOLL_PIN";
+  if (acquired == 0 && p.after.refreshed) return "FOLL_GET/none";
+  return "unclear";
+}
 
 Findings FindingsOf(const RunReport& r) {
   if (r.cycles.empty()) return OneRunFindings(r);
@@ -382,11 +395,15 @@ std::string RenderSummary(const RunReport& r) {
       };
       std::string pins = "-";
       if (p.pins.pinner != "none") {
-        pins = fmt::format("{} {}: {}/{} pages granted", p.pins.pinner, p.pins.reference, p.pins.granted_pages,
-                           p.pins.requested_pages);
+        const std::string measured = MeasuredReference(p.pins);
+        pins = p.pins.per_io
+                   ? fmt::format("{} per-IO, measured {}: {} DMA IOs held {} pages while in flight", p.pins.pinner,
+                                 measured, p.pins.ios, p.pins.io_pages)
+                   : fmt::format("{} measured {}: {}/{} pages granted", p.pins.pinner, measured,
+                                 p.pins.granted_pages, p.pins.requested_pages);
         for (const auto& [e, n] : p.pins.refused) pins += fmt::format(", {} refused {}", n, e);
         if (p.pins.after.available)
-          pins += fmt::format(", foll_pin +{}/-{}", p.pins.after.acquired - p.pins.before.acquired,
+          pins += fmt::format(", foll_pin +{}/-{} system-wide", p.pins.after.acquired - p.pins.before.acquired,
                               p.pins.after.released - p.pins.before.released);
       }
       out += fmt::format("{:<10} {:>7.1f} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", p.name,

@@ -35,7 +35,9 @@ struct PinStats {
   std::string reference = "none";
   uint64_t windows = 0;           // Pin calls
   uint64_t requested_pages = 0;
-  uint64_t granted_pages = 0;
+  uint64_t granted_pages = 0;     // window pinners: pages held; per-IO pinners: 0 (see ios, io_pages)
+  bool per_io = false;            // the pinner holds pages only while one of its IOs is in flight
+  uint64_t ios = 0, io_pages = 0; // per-IO pinners: DMA IOs completed, and the pages they held
   std::map<std::string, uint64_t> refused;  // errno name -> pages refused
   PinCounterSnapshot before, after;
 };
@@ -172,6 +174,11 @@ struct Findings {
   bool any() const { return kernel_violations || strict_misses || kernel_alarms; }
 };
 Findings FindingsOf(const RunReport& r);
+// The reference kind a phase's counters show: "FOLL_PIN" when nr_foll_pin_acquired moved by at least the pages
+// held, "FOLL_GET/none" when it did not move (a FOLL_GET reference, or a copy that pinned nothing),
+// "unmeasured" without counters or holds. System-wide counters: another
+// process's pins can only add, so FOLL_GET/none is never reported for a FOLL_PIN pinner.
+std::string MeasuredReference(const PinStats& p);
 std::string RenderFindings(const RunReport& r);  // the summary's leading block; "" when nothing was found
 
 std::string RenderJson(const RunReport& r);

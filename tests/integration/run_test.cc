@@ -199,6 +199,8 @@ TEST(RunInterrupt, SigintStopsTheRunWritesTheReportAndCleansUp) {
   auto r = ReadJson(report);
   ASSERT_TRUE(r.has_value()) << "no JSON report after SIGINT\n" << o.Describe();
   EXPECT_EQ((*r)["run"]["interrupted"], true) << r->dump(2);
+  EXPECT_EQ((*r)["verdict"], "interrupted") << "what did not run cannot pass";
+  EXPECT_NE(o.out.find("verdict: interrupted"), std::string::npos) << o.out;
   EXPECT_EQ((*r)["verification"]["kernel_contract"]["violations"], 0) << r->dump(2);
   EXPECT_FALSE((*r)["phases"].empty());
   for (const auto& phase : (*r)["phases"]) ExpectPhaseSchema(phase);

@@ -21,6 +21,15 @@ TEST(RaceScript, ParsesEveryStepWithItsArgument) {
   EXPECT_EQ(s->text, "pin,store,sync:fdatasync,dma-start,reclaim:cgroup,dma-finish,sync,unpin,crash,verify");
 }
 
+TEST(RaceScript, WaitTakesADuration) {
+  auto s = ParseRaceScript("pin,dma-start,wait:250ms,dma-finish,verify");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->steps[2].kind, RaceStepKind::kWait);
+  EXPECT_DOUBLE_EQ(s->steps[2].wait_s, 0.25);
+  EXPECT_FALSE(ParseRaceScript("wait,verify").ok());
+  EXPECT_FALSE(ParseRaceScript("wait:soon,verify").ok());
+}
+
 TEST(RaceScript, ReclaimDefaultsToPageout) {
   auto s = ParseRaceScript("store,sync,reclaim,verify");
   ASSERT_TRUE(s.ok());

@@ -112,7 +112,7 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
                  "reclaim (also MADV_PAGEOUT and a low-limit memory cgroup). Default none");
   app.add_option("--race", t.race,
                  "Race script: steps run in order on a fresh window per attempt, instead of phases: pin, store, "
-                 "sync[:OP], dma, dma-start, dma-finish, reclaim[:pageout|cgroup|fadvise], unpin, crash, verify "
+                 "sync[:OP], dma, dma-start, dma-finish, reclaim[:pageout|cgroup|fadvise], unpin, crash, wait:TIME, verify "
                  "(docs/race-scripts.md). Attempts until --race-attempts or --duration");
   app.add_option("--race-attempts", cfg.race_attempts, "Race attempts at most (0: until --duration). Default 0");
   app.add_option("--contract", t.contract,
