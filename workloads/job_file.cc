@@ -152,7 +152,14 @@ std::optional<std::string> ResolveJobSource(const JobSource& source, std::string
     *error = "give a job file or --workload NAME, not both";
     return std::nullopt;
   }
-  if (!source.file.empty()) return source.file;
+  if (!source.file.empty()) {
+    struct stat st {};
+    if (::stat(source.file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      *error = source.file + ": a directory, not a job file (give FILE.toml, or --workload NAME)";
+      return std::nullopt;
+    }
+    return source.file;
+  }
   if (source.workload.empty()) return std::nullopt;
   auto path = FindPreset(source.workload);
   if (!path) {

@@ -122,8 +122,11 @@ std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string&
   CLI::App app;
   RunOptionText text;
   AddRunOptions(app, *cfg, text);
-  std::vector<std::string> args = {"longpin-matrix-cell", "--pinner", c.pinner, "--fs", c.fs, "--mapping", c.mapping,
+  // A memory mapping (memfd, thp, hugetlb) lives on no filesystem under test: its cells name none.
+  const bool in_memory = c.mapping == "memfd" || c.mapping == "thp" || c.mapping == "hugetlb";
+  std::vector<std::string> args = {"longpin-matrix-cell", "--pinner", c.pinner, "--mapping", c.mapping,
                                    "--sync", c.sync, "--duration", o.duration, "--size", o.size, "--quiet"};
+  if (!in_memory) args.insert(args.end(), {"--fs", c.fs});
   if (!o.workdir.empty()) args.insert(args.end(), {"--workdir", o.workdir});
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
@@ -139,7 +142,7 @@ std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string&
       *usage_error = true;
       return err;
     }
-  text.fs_given = true;
+  text.fs_given = !in_memory;
   if (auto err = FinishRunConfig(*cfg, text)) return job.Locate(*err);
   return std::nullopt;
 }

@@ -196,8 +196,9 @@ bool AtLeast(std::pair<int, int> v, int major, int minor) {
   return v.first > major || (v.first == major && v.second >= minor);
 }
 
-// What ../shared/KERNEL_NOTES.md ("Who pins how") says the pinner takes on this kernel.
-std::string ExpectedReference(const std::string& pinner, const std::string& release) {
+}  // namespace
+
+std::string ExpectedPinReference(const std::string& pinner, const std::string& release) {
   const auto v = KernelVersion(release);
   if (pinner == "fuse") return AtLeast(v, 6, 9) ? "FOLL_PIN" : "FOLL_GET";
   if (pinner == "odirect") return AtLeast(v, 6, 5) ? "FOLL_PIN" : "FOLL_GET";
@@ -207,6 +208,8 @@ std::string ExpectedReference(const std::string& pinner, const std::string& rele
   if (pinner == "cuda") return "FOLL_PIN (driver 525+), long-term from 550.67";
   return "none";
 }
+
+namespace {
 
 uint64_t VmPinKiB() {
   std::ifstream f("/proc/self/status");
@@ -577,7 +580,7 @@ bool RaceRun::Prepare() {
                                                                     : "posix_fadvise(POSIX_FADV_DONTNEED) of the window";
       break;
     }
-  race_.expected_reference = ExpectedReference(cfg_.pinner, report_.kernel);
+  race_.expected_reference = ExpectedPinReference(cfg_.pinner, report_.kernel);
   return true;
 }
 

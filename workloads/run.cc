@@ -745,8 +745,19 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   // Which pinner takes FOLL_PIN is measured per phase (MeasuredReference), not taken from its label: FUSE
   // direct IO, for one, took FOLL_GET references before 6.9.
   bool takes_foll_pin = false;
-  for (const auto& ph : report.phases)
-    if (ph.pins.pinner != "none" && MeasuredReference(ph.pins) == "FOLL_PIN") takes_foll_pin = true;
+  bool compared = false;
+  for (const auto& ph : report.phases) {
+    if (ph.pins.pinner == "none") continue;
+    const std::string measured = MeasuredReference(ph.pins);
+    if (measured == "FOLL_PIN") takes_foll_pin = true;
+    if (compared || (measured != "FOLL_PIN" && measured != "FOLL_GET/none")) continue;
+    compared = true;
+    const std::string expected = ExpectedPinReference(cfg.pinner, report.kernel);
+    if (expected.rfind(measured == "FOLL_GET/none" ? "FOLL_GET" : measured, 0) != 0)
+      report.notes.push_back("pin kind: measured " + measured + " (nr_foll_pin_* of phase " + ph.name +
+                             ", system-wide), but ../shared/KERNEL_NOTES.md expects " + expected + " on " +
+                             report.kernel);
+  }
   if (takes_foll_pin) {
     PinCounterSnapshot after = ReadPinCounters();
     if (run_pins_before.available && run_pins_before.refreshed && after.refreshed) {

@@ -121,7 +121,7 @@ Result<Target> Target::Create(MappingKind kind, const std::string& file_path, co
       if (free_pages * hpage < size)
         return Status(ENOMEM, "hugetlb mapping: " + std::to_string(free_pages) + " free huge pages of " +
                                   std::to_string(hpage >> 20) + " MiB, need " + std::to_string(size / hpage) +
-                                  " (reserve them: echo N > /proc/sys/vm/nr_hugepages, or --reserve-hugepages)");
+                                  " (reserve them as root: echo N > /proc/sys/vm/nr_hugepages)");
       const std::string mnt = scratch_dir + "/hugetlb";
       if (::mkdir(mnt.c_str(), 0755) != 0) return Status::FromErrno("mkdir " + mnt);
       if (::mount("longpin-hugetlb", mnt.c_str(), "hugetlbfs", 0, nullptr) != 0) {

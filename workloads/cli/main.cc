@@ -1,6 +1,7 @@
 // longpin: the command line. Subcommands: run, verify, selftest, report, list, cleanup.
 // Exit codes: 0 pass (or a two-phase run waiting for `longpin verify`), 1 fail, 2 bad usage, 3 error (the run
 // could not complete), 77 cannot run here, 130 interrupted.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -130,8 +131,24 @@ int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
   return report.exit_code;
 }
 
+// Where a report will be written must be writable before the run starts, not found out after it ran.
+std::optional<std::string> CheckOutputPath(const char* option, const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return std::string(option) + " " + path + ": directory " + dir + " does not exist";
+  if (::access(dir.c_str(), W_OK) != 0) return std::string(option) + " " + path + ": directory " + dir + " is not writable";
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return std::string(option) + " " + path + ": is a directory";
+  return std::nullopt;
+}
+
 int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, const JobFile& job) {
   if (auto err = FinishRunConfig(cfg, text)) return UsageError(job.Locate(*err));
+  for (const auto& [option, path] : {std::pair<const char*, std::string>{"--json", cfg.json_path}, {"--junit", out.junit},
+                                     {"--html", out.html}})
+    if (auto err = CheckOutputPath(option, path)) return UsageError(*err);
   const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
   if (scratch && ::geteuid() != 0)
     return std::fprintf(stderr, "longpin: --fs %s needs root (loop device and mount); use --fs dir:PATH\n",
@@ -195,7 +212,11 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
                     {"reasons", r.reasons}});
   doc["crash_cycles"] = list;
   const bool ktap = EmitReports(doc.dump(2) + "\n", out);
-  if (!ktap) std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), total.verdict.c_str());
+  if (!ktap) {
+    // What the kernel did wrong in any cycle leads, whatever the verdict of the last one.
+    if (std::string f = RenderFindings(total); !f.empty()) std::printf("\n%s", f.c_str());
+    std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), total.verdict.c_str());
+  }
   return total.exit_code;
 }
 

@@ -121,6 +121,12 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--allow-shutdown-of", cfg.allow_shutdown_of,
                  "Allow --crash shutdown of the filesystem mounted at PATH (not a scratch fs; never /). Needs "
                  "--state-dir; verify with `longpin verify` after you remount it");
+  // An option given with an empty value ("--size ''") is a mistake, never "the default".
+  const CLI::Validator non_empty(
+      [](std::string& v) { return v.empty() ? std::string("empty value: give one, or leave the option out") : std::string(); },
+      "", "NONEMPTY");
+  for (CLI::Option* o : app.get_options())
+    if (o->get_expected_min() > 0) o->check(non_empty);
 }
 
 std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& t) {
@@ -223,6 +229,19 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     cfg.pinner_options.hold_s = *d;
   }
   if (cfg.writers.total() == 0) return "--writers: at least one writer is needed";
+  // Options that another option makes meaningless are refused, not ignored.
+  if (!cfg.target.empty() && t.fs_given)
+    return "--target " + cfg.target + " and --fs " + t.fs + ": the target's directory is its filesystem; give one of them";
+  if (!t.mapping.empty() && t.fs_given && (t.mapping == "memfd" || t.mapping == "thp" || t.mapping == "hugetlb"))
+    return "--mapping " + t.mapping + " lives in memory, not on --fs " + t.fs +
+           ": leave --fs out, or use --mapping shared|private";
+  if (!cfg.state_dir.empty() && t.crash != "power-cut" && cfg.allow_shutdown_of.empty())
+    return "--state-dir " + cfg.state_dir + ": only a two-phase run keeps state (--crash power-cut, or --crash "
+           "shutdown with --allow-shutdown-of)";
+  if (!t.pin_hold.empty() && cfg.pinner != "fuse")
+    return "--pin-hold " + t.pin_hold + ": only the fuse pinner holds its IO (pinner " + cfg.pinner + " does not)";
+  if (t.pin_access == "ro" && (cfg.pinner == "io_uring" || cfg.pinner == "fuse"))
+    return "--pin-access ro: the " + cfg.pinner + " pinner always pins for writing (use rdma, cuda or vmsplice)";
   if (!t.contract.empty()) {
     if (t.contract == "strict") cfg.contract_strict = true;
     else if (t.contract == "kernel") cfg.contract_strict = false;
