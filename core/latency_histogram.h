@@ -28,6 +28,7 @@ class LatencyHistogram {
   void RecordBucket(int bucket, uint64_t n);
 
   uint64_t count() const { return count_; }
+  uint64_t bucket_count(int b) const { return counts_[size_t(b)]; }
   uint64_t min() const { return count_ ? min_ : 0; }
   uint64_t max() const { return max_; }
   double mean() const { return count_ ? double(sum_) / double(count_) : 0.0; }

@@ -63,9 +63,11 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
     if (auto it = span_of.find(w.epoch); it != span_of.end())
       tally->spans[it->second].released_ms = double(MonotonicNs() - tally->run_start_ns) / 1e6;
   };
+  WritePacer pacer(cfg.rate);  // DMA writers are paced like the others (--rate)
   auto dma_write_some = [&] {
     // One block per held window per round, each owned by this writer.
     for (const PinWindow& w : held) {
+      pacer.Wait();
       const uint64_t first = (w.offset + bs - 1) / bs, end = (w.offset + w.length) / bs;
       if (end <= first) continue;
       uint64_t b = first + rng.Next() % (end - first);

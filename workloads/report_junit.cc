@@ -439,6 +439,21 @@ std::string RenderJUnit(const nlohmann::json& doc) {
     AppendProperty(properties, "sync_op", TextAt(info, "sync_op"));
     AppendProperty(properties, "seed", TextAt(info, "seed"));
     AppendProperty(properties, "verdict", TextAt(doc, "verdict"));
+    const json& cmp = Member(doc, "comparison");
+    if (cmp.is_object())
+      for (const char* q : {"p50", "p99", "p999"}) {
+        const json& x = Member(cmp, q);
+        const json& ci = Member(x, "ci95");
+        AppendProperty(properties, std::string("comparison.") + q,
+                       fmt::format("{:.3f} [{:.3f}, {:.3f}]", NumberAt(x, "ratio"),
+                                   ci.is_array() && ci.size() == 2 && ci[0].is_number() ? ci[0].get<double>() : 0.0,
+                                   ci.is_array() && ci.size() == 2 && ci[1].is_number() ? ci[1].get<double>() : 0.0));
+      }
+    if (cmp.is_object())
+      AppendProperty(properties, "comparison.detectable", Member(cmp, "detectable").is_boolean() &&
+                                                                  Member(cmp, "detectable").get<bool>()
+                                                              ? "true"
+                                                              : "false");
   }
   AppendProperty(properties, "schema_version", TextAt(doc, "schema_version"));
   SuiteCounts n = Count(cases);

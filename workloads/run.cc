@@ -869,6 +869,14 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   progress.Clear();
   kmsg.Stop();
   report.kernel_events = kmsg.Events();
+  {
+    LatencyHistogram base_sync, pinned_sync;
+    const std::string op = SyncOpName(cfg.sync_op);
+    for (const auto& ph : report.phases)
+      if (auto it = ph.sync.find(op); it != ph.sync.end()) (ph.name == "pinned" ? pinned_sync : base_sync).Merge(it->second);
+    report.comparison = CompareLatency(op, base_sync, pinned_sync, report.seed);
+    report.rounds = cfg.rounds;
+  }
   ConcludeVerdict(report);
   if (report.interrupted) {
     // What ran was checked, but what did not run cannot pass: the verdict says so in every format. A failure

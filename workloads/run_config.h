@@ -27,15 +27,21 @@ struct RunConfig {
   uint64_t block_size = 4096;
   std::string pinner = "vmsplice";  // a registry name; "none" = the control
   WriterCounts writers;
-  double rate = 0;                  // writes per second per writer; 0 = as fast as possible
+  // Writes per second per writer (DMA writers too); 0 = as fast as possible. The default bounds the data each
+  // sync writes back (3 writers x 1000 x 4 KiB = 12 MB/s, about 60 KiB per 5 ms sync), so that a sync's latency
+  // measures the sync, not the volume of a writeback storm (the writeback-storm preset runs unpaced).
+  double rate = 1000;
   SyncOpKind sync_op = SyncOpKind::kFsync;
-  double sync_interval_s = 0.010;
+  double sync_interval_s = 0.005;
   // --sync OP:each-write: every CPU and pwrite writer calls OP after each of its writes, in its own thread
   // (fio's --fsync=1), and no syncer thread runs.
   bool sync_each_write = false;
   int syncers = 1;
   double duration_s = 5.0;          // per phase
   std::vector<std::string> phases = {"baseline", "pinned"};
+  // The phase list as given runs this many times, interleaved (baseline, pinned, baseline, pinned ...), each
+  // phase for duration_s / rounds, so that a slow or noisy stretch of the machine falls on both kinds.
+  int rounds = 1;
   uint64_t seed = 0;                // 0: pick one (reported, so the run can be repeated)
   std::string json_path;
   bool keep = false;

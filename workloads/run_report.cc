@@ -254,6 +254,17 @@ std::string RenderJson(const RunReport& r) {
            {"hangs", hangs}};
   doc["verification"] = r.verification ? VerificationJson(*r.verification, r) : json(nullptr);
   doc["findings"] = FindingsJson(r);
+  doc["run"]["rounds"] = r.rounds;
+  if (r.comparison) {
+    const SyncComparison& c = *r.comparison;
+    auto q = [](const QuantileRatio& x) { return json{{"ratio", x.ratio}, {"ci95", {x.lo, x.hi}}}; };
+    doc["comparison"] = {{"op", c.op},          {"p50", q(c.p50)},
+                         {"p99", q(c.p99)},     {"p999", q(c.p999)},
+                         {"detectable", c.detectable}, {"baseline_count", c.baseline_count},
+                         {"pinned_count", c.pinned_count}};
+  } else {
+    doc["comparison"] = nullptr;
+  }
   if (r.race) doc["race"] = RaceJson(*r.race);
   doc["environment"]["mapping"] = r.mapping;
   doc["environment"]["mapping_detail"] = r.mapping_detail;
@@ -411,6 +422,7 @@ std::string RenderSummary(const RunReport& r) {
                          FormatNs(h.Quantile(0.99)), FormatNs(h.Quantile(0.999)), FormatNs(h.max()), pins);
     }
   }
+  if (r.comparison) out += "\n" + DescribeComparison(*r.comparison) + "\n";
   if (r.verification) {
     const auto& v = *r.verification;
     out += fmt::format("\nverification ({}, {}): {} blocks read in {:.2f} s", v.mode, r.verify_method,

@@ -15,6 +15,7 @@
 #include "core/pin_counters.h"
 #include "verifiers/fault_planter.h"
 #include "verifiers/oracle.h"
+#include "workloads/comparison.h"
 
 namespace longpin {
 
@@ -158,6 +159,9 @@ struct RunReport {
   int64_t pin_leak_pages = 0;        // foll_pin acquired - released over the run (counters refreshed)
   bool pin_balance_checked = false;
   std::optional<RaceReport> race;
+  // Pinned/baseline sync latency over the pooled phases of each kind (nullopt: too few syncs on a side).
+  std::optional<SyncComparison> comparison;
+  int rounds = 1;
   // The exact command that reproduces the run, seed included (set by the CLI).
   std::string reproduce;
   // Crash cycles of one invocation (--crash-iterations): every cycle's verification, in order.

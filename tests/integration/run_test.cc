@@ -66,9 +66,18 @@ TEST_P(ShortRun, PassesWithZeroViolations) {
   EXPECT_EQ((*r)["verification"]["kernel_contract"]["violations"], 0);
   EXPECT_EQ((*r)["verification"]["checked_blocks"], (32u << 20) / 4096);
 
-  ASSERT_EQ((*r)["phases"].size(), 2u);
-  EXPECT_EQ((*r)["phases"][0]["name"], "baseline");
-  EXPECT_EQ((*r)["phases"][1]["name"], "pinned");
+  // Two interleaved rounds by default: baseline, pinned, baseline, pinned; and their comparison.
+  ASSERT_EQ((*r)["phases"].size(), 4u);
+  EXPECT_EQ((*r)["run"]["rounds"], 2);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ((*r)["phases"][i]["name"], i % 2 ? "pinned" : "baseline");
+  ASSERT_TRUE((*r)["comparison"].is_object()) << (*r)["comparison"].dump();
+  EXPECT_EQ((*r)["comparison"]["op"], "fsync");
+  for (const char* q : {"p50", "p99", "p999"}) {
+    const auto& x = (*r)["comparison"][q];
+    EXPECT_LE(x["ci95"][0].get<double>(), x["ci95"][1].get<double>()) << x.dump();
+    EXPECT_GT(x["ratio"].get<double>(), 0.0) << x.dump();
+  }
+  EXPECT_TRUE((*r)["comparison"]["detectable"].is_boolean());
   for (const auto& phase : (*r)["phases"]) {
     EXPECT_GT(phase["writes"]["cpu"].get<uint64_t>(), 0u) << phase.dump(2);
     EXPECT_GT(phase["writes"]["pwrite"].get<uint64_t>(), 0u) << phase.dump(2);

@@ -115,9 +115,12 @@ TEST(RunOptions, DefaultsAreTheReadmeJob) {
   EXPECT_EQ(p.cfg.writers.cpu, 2);
   EXPECT_EQ(p.cfg.writers.pwrite, 1);
   EXPECT_EQ(p.cfg.sync_op, SyncOpKind::kFsync);
-  EXPECT_DOUBLE_EQ(p.cfg.sync_interval_s, 0.010);
-  EXPECT_DOUBLE_EQ(p.cfg.duration_s, 5.0);
-  EXPECT_EQ(p.cfg.phases, (std::vector<std::string>{"baseline", "pinned"}));
+  EXPECT_DOUBLE_EQ(p.cfg.sync_interval_s, 0.005);
+  EXPECT_DOUBLE_EQ(p.cfg.rate, 1000.0);
+  // Two interleaved rounds of 2.5 s each: 5 s of each phase kind.
+  EXPECT_EQ(p.cfg.rounds, 2);
+  EXPECT_DOUBLE_EQ(p.cfg.duration_s, 2.5);
+  EXPECT_EQ(p.cfg.phases, (std::vector<std::string>{"baseline", "pinned", "baseline", "pinned"}));
   EXPECT_EQ(p.cfg.pinner, "vmsplice");
 }
 

@@ -16,6 +16,7 @@ struct RunOptionText {
   std::string fs, size, block_size, writers, sync, duration, phases, hang_threshold, pin_window, pin_rotate,
       pin_access, pin_hold, mapping, crash, crash_at, pressure, race, contract;
   double rate = 0;
+  int rounds = 0;  // 0: not given
   bool fs_given = false;
 };
 
