@@ -414,7 +414,7 @@ TEST(PinnerNoHwRun, IoUringRefusalIsAnOutcomeOnExt4) {
 TEST(PinnerNoHwRun, IoUringGrantedAndWritesOnMemfd) {
   if (auto why = NeedRoot()) GTEST_SKIP() << *why;
   if (auto why = FindPinner("io_uring")->unavailable()) GTEST_SKIP() << *why;
-  RunOutcome o = RunLongpin("--fs ext4 --mapping memfd --size 16M --pinner io_uring --writers cpu:1,dma:1 "
+  RunOutcome o = RunLongpin("--mapping memfd --size 16M --pinner io_uring --writers cpu:1,dma:1 "
                             "--duration 1s --phases pinned --pin-window 256K");
   ASSERT_FALSE(o.report.is_discarded()) << o.output;
   EXPECT_EQ(o.report["verdict"], "pass") << o.output;

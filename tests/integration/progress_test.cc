@@ -10,7 +10,8 @@ namespace longpin::it {
 namespace {
 
 std::vector<std::string> ShortRunArgs(const TempDir& tmp) {
-  return {"run",    "--fs", "dir:" + tmp.path(), "--duration",    "1s",
+  // One round: the line's phase numbers are those of the phase list (baseline 1/2, pinned 2/2).
+  return {"run",    "--fs", "dir:" + tmp.path(), "--duration", "1s", "--rounds", "1",
           "--size", "8M",   "--workdir",         tmp.File("work")};
 }
 
