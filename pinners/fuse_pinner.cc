@@ -53,6 +53,18 @@ struct Daemon {
   ReplyGate gate;
 };
 
+// Reads a small /proc file into buf, NUL-terminated, with system calls only (the watchdog child of a threaded
+// process may make no others). False when it cannot be read: the process is gone.
+bool ReadProcFile(const char* path, char* buf, size_t size) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = ::read(fd, buf, size - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  return true;
+}
+
 Daemon* DaemonOf(fuse_req_t req) { return static_cast<Daemon*>(fuse_req_userdata(req)); }
 
 struct stat AttrOf(fuse_ino_t ino, uint64_t file_bytes) {
@@ -269,27 +281,17 @@ class FusePinner final : public Pinner {
     ::signal(SIGINT, SIG_IGN);
     ::signal(SIGTERM, SIG_IGN);
     ::prctl(PR_SET_NAME, "longpin-fuse-wd");
+    char stat_buf[512], status_buf[4096];
     for (;;) {
-      const int fd = ::open(stat_file.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) break;
-      char buf[512];
-      const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-      ::close(fd);
-      if (n <= 0) break;
-      buf[n] = 0;
-      const char* close_paren = std::strrchr(buf, ')');
+      if (!ReadProcFile(stat_file.c_str(), stat_buf, sizeof stat_buf)) break;
+      const char* close_paren = std::strrchr(stat_buf, ')');
       if (!close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' || close_paren[2] == 'X') break;
       // A SIGKILL pending on longpin: a thread stuck on the daemon keeps it from ever becoming a zombie.
-      const int sfd = ::open(status_file.c_str(), O_RDONLY | O_CLOEXEC);
-      if (sfd < 0) break;
-      char st_buf[4096];
-      const ssize_t m = ::read(sfd, st_buf, sizeof st_buf - 1);
-      ::close(sfd);
-      if (m <= 0) break;
-      st_buf[m] = 0;
+      if (!ReadProcFile(status_file.c_str(), status_buf, sizeof status_buf)) break;
       bool killed = false;
       for (const char* key : {"SigPnd:", "ShdPnd:"})
-        if (const char* at = std::strstr(st_buf, key)) killed |= (std::strtoull(at + 7, nullptr, 16) & (1ull << (SIGKILL - 1))) != 0;
+        if (const char* at = std::strstr(status_buf, key))
+          killed |= (std::strtoull(at + 7, nullptr, 16) & (1ull << (SIGKILL - 1))) != 0;
       if (killed) break;
       ::usleep(200 * 1000);
     }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "workloads/writers.h"
+
 namespace longpin {
 namespace {
 
@@ -39,18 +41,9 @@ struct Distribution {
   }
 };
 
-struct Rng {
-  uint64_t s;
-  uint64_t Next() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
 
 // One bootstrap resample of d: n draws with replacement, as counts per occupied bucket.
-void Resample(const Distribution& d, Rng& rng, std::vector<uint64_t>& counts) {
+void Resample(const Distribution& d, SplitMix& rng, std::vector<uint64_t>& counts) {
   std::fill(counts.begin(), counts.end(), 0);
   for (uint64_t i = 0; i < d.count; ++i) {
     const uint64_t r = rng.Next() % d.count;
@@ -75,7 +68,7 @@ std::optional<SyncComparison> CompareLatency(const std::string& op, const Latenc
   // Bounded cost: about 4e7 draws at most, whatever the counts.
   const uint64_t draws = b.count + p.count;
   reps = int(std::max<uint64_t>(100, std::min<uint64_t>(uint64_t(reps), 40'000'000 / draws)));
-  Rng rng{seed ? seed : 0x5eed};
+  SplitMix rng{seed ? seed : 0x5eed};
   const double qs[3] = {0.5, 0.99, 0.999};
   std::vector<double> ratios[3];
   std::vector<uint64_t> bc(b.value.size()), pc(p.value.size());
