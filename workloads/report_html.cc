@@ -724,6 +724,47 @@ std::string RunSection(const json& run) {
     out += "</ul>";
   }
   out += "</div>\n";
+  // What the kernel did wrong leads: totals over every crash cycle and race attempt, the first examples, and
+  // the command that reproduces them.
+  const json& findings = Member(run, "findings");
+  if (findings.is_object() &&
+      (CountAt(findings, "kernel_violations") || CountAt(findings, "strict_misses") || CountAt(findings, "kernel_alarms"))) {
+    out += fmt::format("<div class=\"verdict fail\">findings: <b>{} kernel-contract violation(s), {} strict miss(es), "
+                       "{} kernel alarm(s)</b>",
+                       CountAt(findings, "kernel_violations"), CountAt(findings, "strict_misses"),
+                       CountAt(findings, "kernel_alarms"));
+    if (CountAt(findings, "attempts")) out += fmt::format(" in {} race attempt(s)", CountAt(findings, "attempts"));
+    out += "<ul>";
+    const json& examples = Member(Member(run, "race"), "examples");
+    if (examples.is_array())
+      for (size_t i = 0; i < examples.size() && i < 5; ++i) {
+        const json& e = examples[i];
+        out += "<li>" + Esc(fmt::format("attempt {}: {} block {} (offset {}) expected gen >= {} ({}), found {}, promised by {}",
+                                         CountAt(e, "attempt"), TextAt(e, "contract", "?"), CountAt(e, "block"),
+                                         CountAt(e, "offset"), CountAt(e, "expected_generation"),
+                                         TextAt(e, "writer", "?"), TextAt(e, "found", "?"),
+                                         TextAt(e, "promised_by", "?"))) +
+               "</li>";
+      }
+    if (!TextAt(findings, "reproduce", "").empty())
+      out += "<li>reproduce: <code>" + Esc(TextAt(findings, "reproduce", "")) + "</code></li>";
+    out += "</ul></div>\n";
+  }
+  const json& cmp = Member(run, "comparison");
+  if (cmp.is_object()) {
+    auto q = [&](const char* k) {
+      const json& x = Member(cmp, k);
+      const json& ci = Member(x, "ci95");
+      const bool ok = ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number();
+      return fmt::format("{} {:.2f} [{:.2f}, {:.2f}]", k, NumberAt(x, "ratio"), ok ? ci[0].get<double>() : 0.0,
+                         ok ? ci[1].get<double>() : 0.0);
+    };
+    const bool detectable = Member(cmp, "detectable").is_boolean() && Member(cmp, "detectable").get<bool>();
+    out += "<p>" + Esc(fmt::format("{} pinned/baseline: {}, {}, {} (95% CI): {}", TextAt(cmp, "op", "sync"), q("p50"),
+                                   q("p99"), q("p999"),
+                                   detectable ? "pins change sync latency" : "no difference detectable")) +
+           "</p>\n";
+  }
   const json& notes = Member(run, "notes");
   if (notes.is_array() && !notes.empty()) {
     out += "<ul class=\"notes\">";
