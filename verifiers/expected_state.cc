@@ -19,6 +19,13 @@ const char* SyncOpName(SyncOpKind op) {
   return "?";
 }
 
+std::optional<SyncOpKind> ParseSyncOpName(const std::string& name) {
+  for (auto op : {SyncOpKind::kFsync, SyncOpKind::kFdatasync, SyncOpKind::kMsync, SyncOpKind::kSyncFileRange,
+                  SyncOpKind::kSyncfs})
+    if (name == SyncOpName(op)) return op;
+  return std::nullopt;
+}
+
 bool SyncOpPromises(SyncOpKind op) { return op != SyncOpKind::kSyncFileRange; }
 
 namespace {

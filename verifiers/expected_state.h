@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ namespace longpin {
 
 enum class SyncOpKind : uint8_t { kFsync = 1, kFdatasync, kMsync, kSyncFileRange, kSyncfs };
 const char* SyncOpName(SyncOpKind op);
+// The op of a name SyncOpName gives; nullopt for any other.
+std::optional<SyncOpKind> ParseSyncOpName(const std::string& name);
 bool SyncOpPromises(SyncOpKind op);
 
 struct SyncRecord {

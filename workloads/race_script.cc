@@ -27,6 +27,7 @@
 #include "core/scratch_fs.h"
 #include "core/units.h"
 #include "workloads/run.h"
+#include "workloads/syncer.h"
 #include "workloads/target.h"
 #include "workloads/writers.h"
 
@@ -47,12 +48,6 @@ constexpr const char* kStepList =
     "pin, store, sync[:OP], dma, dma-start, dma-finish, reclaim[:pageout|cgroup|fadvise], unpin, crash, wait:TIME, "
     "verify";
 
-std::optional<SyncOpKind> SyncOpNamed(const std::string& name) {
-  for (auto op : {SyncOpKind::kFsync, SyncOpKind::kFdatasync, SyncOpKind::kMsync, SyncOpKind::kSyncFileRange,
-                  SyncOpKind::kSyncfs})
-    if (name == SyncOpName(op)) return op;
-  return std::nullopt;
-}
 
 std::string Trim(std::string s) {
   const auto b = s.find_first_not_of(" \t");
@@ -96,7 +91,7 @@ Result<RaceScript> ParseRaceScript(const std::string& text) {
     else if (name == "sync") {
       step.kind = RaceStepKind::kSync;
       if (!arg.empty()) {
-        step.sync_op = SyncOpNamed(arg);
+        step.sync_op = ParseSyncOpName(arg);
         if (!step.sync_op)
           return Status(EINVAL, "step " + item + ": unknown sync op (fsync, fdatasync, msync, sync_file_range, syncfs)");
       }
@@ -334,20 +329,6 @@ bool PageoutSupported() {
   return ok;
 }
 
-int CallSync(SyncOpKind op, int fd, std::byte* addr, uint64_t offset, uint64_t len) {
-  int rc = 0;
-  switch (op) {
-    case SyncOpKind::kFsync: rc = ::fsync(fd); break;
-    case SyncOpKind::kFdatasync: rc = ::fdatasync(fd); break;
-    case SyncOpKind::kMsync: rc = ::msync(addr, len, MS_SYNC); break;
-    case SyncOpKind::kSyncFileRange:
-      rc = ::sync_file_range(fd, off64_t(offset), off64_t(len),
-                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-      break;
-    case SyncOpKind::kSyncfs: rc = ::syncfs(fd); break;
-  }
-  return rc == 0 ? 0 : errno;
-}
 
 // One write of an attempt (every write covers the whole window) and one sync.
 struct AttemptWrite {
@@ -523,6 +504,10 @@ bool RaceRun::Prepare() {
   const bool dir_mode = cfg_.fs.rfind("dir:", 0) == 0;
   if (!MappingReachesFs(cfg_.mapping)) {
     report_.fs = "shmem";
+  } else if (!cfg_.target.empty()) {
+    file_path_ = cfg_.target;  // checked by the option parser: does not exist, its directory does
+    report_.fs = cfg_.fs;
+    report_.fs_detail = "--target " + cfg_.target;
   } else if (dir_mode) {
     file_path_ = cfg_.fs.substr(4) + "/longpin-race-" + run_dir_->path().substr(run_dir_->path().rfind('-') + 1);
     report_.fs = cfg_.fs;
@@ -749,7 +734,7 @@ bool RaceRun::RunAttempt(uint64_t attempt) {
       }
       case RaceStepKind::kSync: {
         const SyncOpKind op = s.sync_op.value_or(cfg_.sync_op);
-        const int err = CallSync(op, fd_, map_ + w_off, w_off, cfg_.pin_window);
+        const int err = CallSyncOp(op, fd_, map_, w_off, cfg_.pin_window);
         syncs.push_back({step, int(++sync_number_), err, SyncOpPromises(op), SyncOpName(op)});
         race_.sync_results[std::string(SyncOpName(op)) + " " + (err ? std::string(ErrnoName(err)) : "ok")]++;
         break;

@@ -11,21 +11,25 @@ namespace longpin {
 namespace {
 
 int CallSync(WorkloadContext& ctx, SyncOpKind op) {
-  int rc = 0;
-  switch (op) {
-    case SyncOpKind::kFsync: rc = ::fsync(ctx.fd); break;
-    case SyncOpKind::kFdatasync: rc = ::fdatasync(ctx.fd); break;
-    case SyncOpKind::kMsync: rc = ::msync(ctx.map, ctx.map_length, MS_SYNC); break;
-    case SyncOpKind::kSyncFileRange:
-      rc = ::sync_file_range(ctx.fd, 0, 0,
-                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-      break;
-    case SyncOpKind::kSyncfs: rc = ::syncfs(ctx.fd); break;
-  }
-  return rc == 0 ? 0 : errno;
+  return CallSyncOp(op, ctx.fd, ctx.map, 0, ctx.map_length);
 }
 
 }  // namespace
+
+int CallSyncOp(SyncOpKind op, int fd, std::byte* map, uint64_t offset, uint64_t len) {
+  int rc = 0;
+  switch (op) {
+    case SyncOpKind::kFsync: rc = ::fsync(fd); break;
+    case SyncOpKind::kFdatasync: rc = ::fdatasync(fd); break;
+    case SyncOpKind::kMsync: rc = ::msync(map + offset, len, MS_SYNC); break;
+    case SyncOpKind::kSyncFileRange:
+      rc = ::sync_file_range(fd, off64_t(offset), off64_t(len),
+                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      break;
+    case SyncOpKind::kSyncfs: rc = ::syncfs(fd); break;
+  }
+  return rc == 0 ? 0 : errno;
+}
 
 int RunOneSync(WorkloadContext& ctx, SyncOpKind op, uint16_t syncer, LogLane* lane, OpSlot* slot,
                SyncerTally* tally) {

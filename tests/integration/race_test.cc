@@ -129,6 +129,7 @@ TEST_F(Race, AScriptThatMakesNoSenseExits2BeforeAnythingIsMade) {
       {{"--pinner", "fuse", "--race", "pin,store,sync"}, "ends with verify"},
       {{"--pinner", "fuse", "--race", "pin,store,verify", "--crash", "shutdown"}, "crash step"},
       {{"--pinner", "fuse", "--race", "pin,verify", "--contract", "loose"}, "--contract loose"},
+      {{"--pinner", "fuse", "--race", "pin,store,sync,verify", "--mapping", "private"}, "private stores never reach"},
   };
   for (const auto& [args, says] : cases) {
     std::vector<std::string> all = {"run", "--workdir", work_.path()};

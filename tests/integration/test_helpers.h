@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/scratch_fs.h"
+#include "tests/temp_dir.h"
 
 namespace longpin::it {
 
@@ -46,28 +47,7 @@ inline std::optional<std::string> NeedFs(const std::string& name) {
   return std::nullopt;
 }
 
-// A temporary directory removed with everything in it at the end, never crossing into a mount point.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/longpin-it-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    if (path_.empty()) return;
-    ::nftw(
-        path_.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 32,
-        FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 struct Outcome {
   int exit_code = -1;   // -1 when killed by a signal

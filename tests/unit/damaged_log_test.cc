@@ -22,29 +22,14 @@
 #include "verifiers/expected_state.h"
 #include "verifiers/oracle.h"
 #include "workloads/run.h"
+#include "tests/temp_dir.h"
 #include "workloads/run_state.h"
 #include "workloads/verify.h"
 
 namespace longpin {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/longpin-damaged-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    if (!path_.empty())
-      ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
-             FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = test::TempDir;
 
 constexpr uint64_t kRun = 0x5eed1234abcdULL;
 constexpr uint64_t kBlocks = 64;

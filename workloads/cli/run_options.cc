@@ -29,12 +29,6 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   return out;
 }
 
-std::optional<SyncOpKind> ParseSyncOp(const std::string& name) {
-  for (auto op : {SyncOpKind::kFsync, SyncOpKind::kFdatasync, SyncOpKind::kMsync, SyncOpKind::kSyncFileRange,
-                  SyncOpKind::kSyncfs})
-    if (name == SyncOpName(op)) return op;
-  return std::nullopt;
-}
 
 uint64_t FreeBytes(const std::string& path) {
   struct statvfs sv {};
@@ -189,7 +183,7 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
   }
   if (!t.sync.empty()) {
     auto colon = t.sync.find(':');
-    auto op = ParseSyncOp(t.sync.substr(0, colon));
+    auto op = ParseSyncOpName(t.sync.substr(0, colon));
     if (!op) return "--sync " + t.sync + ": unknown op (fsync, fdatasync, msync, sync_file_range, syncfs)";
     cfg.sync_op = *op;
     if (colon != std::string::npos && t.sync.substr(colon + 1) == "each-write") {
@@ -267,6 +261,10 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
     if (!t.crash.empty() && t.crash != "none")
       return "--crash " + t.crash + ": a race script crashes with its crash step, not a crash model";
     if (!cfg.scenario.empty()) return "--race: a race script runs alone, without --scenario/--pressure";
+    // A race script judges each window by reading the file back: stores into a private mapping never reach it.
+    if (t.mapping == "private")
+      return "--race with --mapping private: the window is read back from the file, which private stores never "
+             "reach; use --mapping shared or memfd";
   }
   if (auto plan = PlanCudaPin(cfg.pinner_options.cuda_flags, cfg.pinner_options.cuda_write, cfg.pinner_options.access);
       !plan.ok())
