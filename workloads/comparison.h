@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/latency_histogram.h"
 
@@ -25,10 +26,12 @@ struct SyncComparison {
 };
 
 // nullopt when either side has fewer than min_samples syncs (a ratio of a handful of samples says nothing).
-// Resamples from the histograms' buckets (each sample at its bucket's midpoint): reps resamples per side,
-// fewer for very large counts so that the cost stays bounded.
-std::optional<SyncComparison> CompareLatency(const std::string& op, const LatencyHistogram& baseline,
-                                             const LatencyHistogram& pinned, uint64_t seed,
+// baseline and pinned hold one histogram per phase. The interval comes from a two-stage (cluster) bootstrap:
+// each resample draws the phases of a kind with replacement, then each drawn phase's syncs from its own
+// histogram (at bucket midpoints), so that a difference between phases of the same kind (a machine that drifts,
+// a cold start) widens the interval instead of reading as an effect of the pins.
+std::optional<SyncComparison> CompareLatency(const std::string& op, const std::vector<LatencyHistogram>& baseline,
+                                             const std::vector<LatencyHistogram>& pinned, uint64_t seed,
                                              uint64_t min_samples = 20, int reps = 1000);
 
 // "p50 1.03 [0.98, 1.07], p99 1.10 [0.95, 1.30], p99.9 1.2 [0.9, 1.8]: no difference detectable"

@@ -870,10 +870,11 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   kmsg.Stop();
   report.kernel_events = kmsg.Events();
   {
-    LatencyHistogram base_sync, pinned_sync;
+    std::vector<LatencyHistogram> base_sync, pinned_sync;  // one per phase: the interval sees the rounds
     const std::string op = SyncOpName(cfg.sync_op);
     for (const auto& ph : report.phases)
-      if (auto it = ph.sync.find(op); it != ph.sync.end()) (ph.name == "pinned" ? pinned_sync : base_sync).Merge(it->second);
+      if (auto it = ph.sync.find(op); it != ph.sync.end())
+        (ph.name == "pinned" ? pinned_sync : base_sync).push_back(it->second);
     report.comparison = CompareLatency(op, base_sync, pinned_sync, report.seed);
     report.rounds = cfg.rounds;
   }

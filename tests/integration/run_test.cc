@@ -66,10 +66,11 @@ TEST_P(ShortRun, PassesWithZeroViolations) {
   EXPECT_EQ((*r)["verification"]["kernel_contract"]["violations"], 0);
   EXPECT_EQ((*r)["verification"]["checked_blocks"], (32u << 20) / 4096);
 
-  // Two interleaved rounds by default: baseline, pinned, baseline, pinned; and their comparison.
-  ASSERT_EQ((*r)["phases"].size(), 4u);
-  EXPECT_EQ((*r)["run"]["rounds"], 2);
-  for (size_t i = 0; i < 4; ++i) EXPECT_EQ((*r)["phases"][i]["name"], i % 2 ? "pinned" : "baseline");
+  // Four counterbalanced rounds by default (ABBA ABBA), and their comparison.
+  ASSERT_EQ((*r)["phases"].size(), 8u);
+  EXPECT_EQ((*r)["run"]["rounds"], 4);
+  for (size_t i = 0; i < 8; ++i)
+    EXPECT_EQ((*r)["phases"][i]["name"], i % 4 == 1 || i % 4 == 2 ? "pinned" : "baseline") << i;
   ASSERT_TRUE((*r)["comparison"].is_object()) << (*r)["comparison"].dump();
   EXPECT_EQ((*r)["comparison"]["op"], "fsync");
   for (const char* q : {"p50", "p99", "p999"}) {

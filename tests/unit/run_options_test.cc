@@ -117,10 +117,11 @@ TEST(RunOptions, DefaultsAreTheReadmeJob) {
   EXPECT_EQ(p.cfg.sync_op, SyncOpKind::kFsync);
   EXPECT_DOUBLE_EQ(p.cfg.sync_interval_s, 0.005);
   EXPECT_DOUBLE_EQ(p.cfg.rate, 1000.0);
-  // Two interleaved rounds of 2.5 s each: 5 s of each phase kind.
-  EXPECT_EQ(p.cfg.rounds, 2);
-  EXPECT_DOUBLE_EQ(p.cfg.duration_s, 2.5);
-  EXPECT_EQ(p.cfg.phases, (std::vector<std::string>{"baseline", "pinned", "baseline", "pinned"}));
+  // Four counterbalanced rounds of 1.25 s each (ABBA ABBA): 5 s of each phase kind.
+  EXPECT_EQ(p.cfg.rounds, 4);
+  EXPECT_DOUBLE_EQ(p.cfg.duration_s, 1.25);
+  EXPECT_EQ(p.cfg.phases, (std::vector<std::string>{"baseline", "pinned", "pinned", "baseline", "baseline", "pinned",
+                                                    "pinned", "baseline"}));
   EXPECT_EQ(p.cfg.pinner, "vmsplice");
 }
 

@@ -61,8 +61,8 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
                  "Default 1000: each sync writes back a bounded amount")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--rounds", t.rounds,
-                 "Run the phases this many times interleaved (baseline, pinned, baseline, pinned ...), each for "
-                 "--duration / N; the pinned/baseline sync latency ratio is reported with a 95% interval. Default 2 "
+                 "Run the phases this many times, interleaved and counterbalanced (baseline, pinned, pinned, baseline ...), each for "
+                 "--duration / N; the pinned/baseline sync latency ratio is reported with a 95% interval. Default 4 "
                  "(1 with a crash model)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--sync", t.sync,
@@ -377,10 +377,17 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
   if (t.rounds > 1 && (!both_kinds || cfg.crash != CrashModel::kNone || !cfg.race.empty()))
     return "--rounds " + std::to_string(t.rounds) + ": rounds interleave baseline and pinned phases of a run without a "
            "crash model or race script; here there is nothing to interleave";
-  cfg.rounds = t.rounds ? t.rounds : (both_kinds && cfg.crash == CrashModel::kNone && cfg.race.empty() ? 2 : 1);
+  // Four rounds by default: the interval's cluster bootstrap needs a few phases of each kind to see how much
+  // phases differ among themselves.
+  cfg.rounds = t.rounds ? t.rounds : (both_kinds && cfg.crash == CrashModel::kNone && cfg.race.empty() ? 4 : 1);
   if (cfg.rounds > 1) {
     std::vector<std::string> order;
-    for (int r = 0; r < cfg.rounds; ++r) order.insert(order.end(), cfg.phases.begin(), cfg.phases.end());
+    // Counterbalanced (ABBA...): every other round runs the list backwards, so that a drift of the machine
+    // over the run (a cold start, a filling journal) weighs on both kinds alike instead of on the first.
+    for (int r = 0; r < cfg.rounds; ++r) {
+      if (r % 2) order.insert(order.end(), cfg.phases.rbegin(), cfg.phases.rend());
+      else order.insert(order.end(), cfg.phases.begin(), cfg.phases.end());
+    }
     cfg.phases = order;
     cfg.duration_s /= cfg.rounds;
   }
