@@ -7,12 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Build tools and libraries; the filesystems' mkfs tools; fio and stress-ng for the benchmarks; the qemu
-# harness's packages (vm/packages.txt).
+# harness's packages (vm/packages.txt); dpkg-dev and file for `cpack -G DEB`.
 packages=(cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config
           liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           libxxhash-dev libfuse3-dev fuse3 libibverbs-dev rdma-core ibverbs-providers
           e2fsprogs xfsprogs btrfs-progs f2fs-tools util-linux fio kmod iproute2 dmsetup
-          libtomlplusplus-dev chromium groff-base)
+          libtomlplusplus-dev chromium groff-base
+          dpkg-dev file)
 if [[ -f vm/packages.txt ]]; then
   while read -r p; do [[ -n "$p" && "$p" != \#* ]] && packages+=("$p"); done < vm/packages.txt
 fi

@@ -71,6 +71,10 @@ std::string ExeDir() {
 }
 
 std::vector<std::string> PresetDirs() {
+  // An installed binary reads the presets installed with it, wherever the install was moved (a staging prefix,
+  // a .deb's /usr), and never a source tree that happens to be on the machine: those may be other versions.
+  const std::string beside = ExeDir() + "/../share/longpin/presets";
+  if (struct stat st {}; ::stat(beside.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {beside};
   std::vector<std::string> dirs;
 #ifdef LONGPIN_PRESET_DIR
   dirs.push_back(LONGPIN_PRESET_DIR);
@@ -78,7 +82,6 @@ std::vector<std::string> PresetDirs() {
 #ifdef LONGPIN_INSTALLED_PRESET_DIR
   dirs.push_back(LONGPIN_INSTALLED_PRESET_DIR);
 #endif
-  dirs.push_back(ExeDir() + "/../share/longpin/presets");
   return dirs;
 }
 
