@@ -1,12 +1,17 @@
 #include "workloads/matrix.h"
 
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "core/run_directory.h"
 #include "core/scratch_fs.h"
+#include "pinners/kernel_rules.h"
 #include "workloads/cli/run_options.h"
 #include "workloads/job_file.h"
 #include "workloads/report_formats.h"
@@ -24,11 +29,13 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
+bool InMemory(const std::string& mapping) { return mapping == "memfd" || mapping == "thp" || mapping == "hugetlb"; }
+
+// Pinners whose hold a DMA writer can write through (Pinner::can_write), without creating one.
+bool PinnerWrites(const std::string& pinner) { return pinner != "none" && pinner != "vmsplice"; }
+
 struct Cell {
   std::string pinner, fs, mapping, sync;
-  std::string outcome = "skipped: not run";
-  nlohmann::json report;  // null until the cell ran
-  std::string p99_baseline = "-", p99_pinned = "-";
 };
 
 std::string FormatLatency(uint64_t ns) {
@@ -38,96 +45,68 @@ std::string FormatLatency(uint64_t ns) {
   return buf;
 }
 
-// p99 of the phase's sync op (the busiest op when there are several).
+// p99 of the phase's sync op (the busiest op when there are several), for the HTML page's detail line.
 std::string PhaseP99(const RunReport& r, const std::string& phase) {
-  for (const auto& p : r.phases) {
-    if (p.name != phase) continue;
-    uint64_t best = 0, p99 = 0;
-    for (const auto& [op, h] : p.sync)
-      if (h.count() > best) {
-        best = h.count();
-        p99 = h.Quantile(0.99);
-      }
-    return best ? FormatLatency(p99) : "-";
-  }
-  return "-";
+  uint64_t best = 0, p99 = 0;
+  for (const auto& p : r.phases)
+    if (p.name == phase)
+      for (const auto& [op, h] : p.sync)
+        if (h.count() > best) {
+          best = h.count();
+          p99 = h.Quantile(0.99);
+        }
+  return best ? FormatLatency(p99) : "-";
 }
 
-nlohmann::json MatrixDocument(const std::vector<Cell>& cells, const std::string& workload) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& c : cells) {
-    nlohmann::json j = {{"pinner", c.pinner}, {"fs", c.fs}, {"mapping", c.mapping}, {"sync", c.sync},
-                        {"outcome", c.outcome}, {"p99_baseline", c.p99_baseline}, {"p99_pinned", c.p99_pinned}};
-    if (!workload.empty()) j["workload"] = workload;
-    if (!c.report.is_null()) j["report"] = c.report;
-    list.push_back(std::move(j));
-  }
-  return {{"schema_version", 1}, {"kind", "matrix"}, {"cells", std::move(list)}};
+// The latency column: the pinned/baseline p99 ratio with its interval, never two bare percentiles.
+std::string ComparisonText(const RunReport& r) {
+  if (!r.comparison) return "-";
+  const auto& c = *r.comparison;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "p99 x%.2f [%.2f, %.2f]%s", c.p99.ratio, c.p99.lo, c.p99.hi,
+                c.detectable ? "" : " (no difference)");
+  return buf;
 }
 
-std::string Table(const std::vector<Cell>& cells) {
-  size_t wp = 6, wf = 2, wm = 7, ws = 4;
-  for (const auto& c : cells) {
-    wp = std::max(wp, c.pinner.size());
-    wf = std::max(wf, c.fs.size());
-    wm = std::max(wm, c.mapping.size());
-    ws = std::max(ws, c.sync.size());
-  }
-  std::string out;
-  char line[1024];
-  std::snprintf(line, sizeof line, "%-*s  %-*s  %-*s  %-*s  %-22s  %s\n", int(wp), "pinner", int(wf), "fs", int(wm),
-                "mapping", int(ws), "sync", "fsync p99 base->pinned", "outcome");
-  out += line;
-  for (const auto& c : cells) {
-    const std::string p99 = c.p99_baseline + " -> " + c.p99_pinned;
-    std::snprintf(line, sizeof line, "%-*s  %-*s  %-*s  %-*s  %-22s  %s\n", int(wp), c.pinner.c_str(), int(wf),
-                  c.fs.c_str(), int(wm), c.mapping.c_str(), int(ws), c.sync.c_str(), p99.c_str(), c.outcome.c_str());
-    out += line;
-  }
-  return out;
+// What the mapping's pages are, for the rules: a filesystem with writeback and dirty tracking, or shmem.
+std::string Backing(const Cell& c) {
+  if (c.mapping == "memfd" || c.mapping == "thp") return "shmem";
+  if (c.mapping == "hugetlb") return "hugetlb";
+  if (c.fs.rfind("dir:", 0) != 0) return "file";
+  struct statfs st {};
+  if (::statfs(c.fs.substr(4).c_str(), &st) != 0) return "file";
+  if (st.f_type == TMPFS_MAGIC) return "shmem";
+  if (st.f_type == HUGETLBFS_MAGIC) return "hugetlb";
+  return "file";
 }
 
-bool WriteText(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  if (!f) std::fprintf(stderr, "longpin: write %s failed\n", path.c_str());
-  return bool(f);
+std::string KernelRelease() {
+  utsname u{};
+  ::uname(&u);
+  return u.release;
 }
 
-int ExitCodeOf(const std::vector<Cell>& cells) {
-  bool failed = false, errored = false;
-  for (const auto& c : cells) {
-    const auto& o = c.outcome;
-    if (o.rfind("fail", 0) == 0 || o.rfind("hang", 0) == 0 || o.rfind("kernel event", 0) == 0) failed = true;
-    if (o.rfind("error", 0) == 0) errored = true;
-  }
-  return failed ? kExitFail : errored ? kExitError : kExitPass;
-}
-
-// Writes --json/--junit/--html and prints the table (or KTAP); returns the exit code.
-int Emit(const std::vector<Cell>& cells, const MatrixOptions& o) {
-  const nlohmann::json doc = MatrixDocument(cells, o.workload);
-  if (!o.json.empty()) WriteText(o.json, doc.dump(2) + "\n");
-  if (!o.junit.empty()) WriteText(o.junit, RenderJUnit(doc));
-  if (!o.html.empty()) WriteText(o.html, RenderHtml(doc));
-  if (o.ktap) std::fputs(RenderKtap(doc).c_str(), stdout);
-  else std::fputs(Table(cells).c_str(), stdout);
-  std::fflush(stdout);
-  return ExitCodeOf(cells);
-}
-
-// The cell's RunConfig: the preset (if any) under the cell's own coordinates and the matrix's duration/size.
+// The cell's RunConfig: the preset (if any) under the cell's own coordinates and the matrix's run options.
 std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string& preset, const Cell& c, RunConfig* cfg,
                                       bool* usage_error) {
   CLI::App app;
   RunOptionText text;
   AddRunOptions(app, *cfg, text);
-  // A memory mapping (memfd, thp, hugetlb) lives on no filesystem under test: its cells name none.
-  const bool in_memory = c.mapping == "memfd" || c.mapping == "thp" || c.mapping == "hugetlb";
   std::vector<std::string> args = {"longpin-matrix-cell", "--pinner", c.pinner, "--mapping", c.mapping,
-                                   "--sync", c.sync, "--duration", o.duration, "--size", o.size, "--quiet"};
-  if (!in_memory) args.insert(args.end(), {"--fs", c.fs});
-  if (!o.workdir.empty()) args.insert(args.end(), {"--workdir", o.workdir});
+                                   "--sync",              c.sync,     "--duration", o.duration, "--size",
+                                   o.size,                "--quiet"};
+  // A memory mapping (memfd, thp, hugetlb) lives on no filesystem under test: its cells name none.
+  if (!InMemory(c.mapping)) args.insert(args.end(), {"--fs", c.fs});
+  std::string writers = o.writers;
+  if (writers.empty() && c.mapping == "private") writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
+  for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--workdir", o.workdir},
+                                    {"--writers", writers},
+                                    {"--rate", o.rate},
+                                    {"--rounds", o.rounds},
+                                    {"--pin-access", o.pin_access},
+                                    {"--block-size", o.block_size},
+                                    {"--seed", o.seed}})
+    if (!value.empty()) args.insert(args.end(), {flag, value});
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   try {
@@ -142,9 +121,124 @@ std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string&
       *usage_error = true;
       return err;
     }
-  text.fs_given = !in_memory;
+  text.fs_given = !InMemory(c.mapping);
   if (auto err = FinishRunConfig(*cfg, text)) return job.Locate(*err);
   return std::nullopt;
+}
+
+nlohmann::json CellJson(const Cell& c, const std::string& kernel_name, const std::string& release) {
+  return {{"pinner", c.pinner},       {"fs", c.fs},       {"mapping", c.mapping},
+          {"sync", c.sync},           {"kernel_name", kernel_name}, {"kernel", release},
+          {"outcome", "skipped: not run"}, {"pin_outcome", ""}, {"rule", nullptr},
+          {"as_expected", nullptr},   {"judgement", "not judged"}, {"comparison", "-"},
+          {"p99_baseline", "-"},      {"p99_pinned", "-"}};
+}
+
+// Marks the cell by the kernel's rules: only a pin that was tried is judged.
+void Judge(nlohmann::json& cell, const Cell& c, const KernelRules& rules, const std::string& access,
+           const std::string& workdir, const std::string& measured) {
+  const std::string pin = cell["pin_outcome"].get<std::string>();
+  if (pin.empty()) return;
+  PinCell facts;
+  facts.pinner = c.pinner;
+  facts.backing = Backing(c);
+  facts.mapping = c.mapping;
+  facts.access = access.empty() ? "rw" : access;
+  // The running kernel's upstream version: a distribution's release string may carry an ABI number where the
+  // stable patch level would be (Debian's 6.1.0-57 is 6.1.158).
+  if (auto v = RunningKernelVersion()) facts.kernel = *v;
+  // Where the pinner's own IO goes (odirect reads its source file from the run directory's filesystem).
+  struct statfs st {};
+  if (::statfs(workdir.c_str(), &st) == 0) facts.io_fs = st.f_type == TMPFS_MAGIC ? "tmpfs" : "block";
+  RuleJudgement j = JudgeCell(rules, facts, pin, measured);
+  cell["judgement"] = j.text;
+  if (j.rule) cell["rule"] = j.rule->id;
+  if (j.as_expected) cell["as_expected"] = *j.as_expected;
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f) std::fprintf(stderr, "longpin: write %s failed\n", path.c_str());
+  return bool(f);
+}
+
+nlohmann::json MatrixDocument(const nlohmann::json& cells, const nlohmann::json& kernels, const std::string& workload) {
+  nlohmann::json doc = {{"schema_version", 1}, {"kind", "matrix"}, {"kernels", kernels}, {"cells", cells}};
+  if (!workload.empty()) doc["workload"] = workload;
+  return doc;
+}
+
+// Writes --json/--junit/--html/--kcidb and prints the table (or KTAP); returns the exit code.
+int Emit(const nlohmann::json& doc, const MatrixOptions& o) {
+  if (!o.json.empty()) WriteText(o.json, doc.dump(2) + "\n");
+  if (!o.junit.empty()) WriteText(o.junit, RenderJUnit(doc));
+  if (!o.html.empty()) WriteText(o.html, RenderHtml(doc));
+  if (!o.kcidb.empty()) WriteText(o.kcidb, RenderKcidb(doc));
+  if (o.ktap) std::fputs(RenderKtap(doc).c_str(), stdout);
+  else std::fputs(MatrixTable(doc).c_str(), stdout);
+  std::fflush(stdout);
+  return MatrixExitCode(doc);
+}
+
+std::optional<KernelRules> LoadRules(const MatrixOptions& o, std::string* error) {
+  std::string path = o.rules;
+  if (path.empty()) {
+    auto found = FindKernelRulesFile();
+    if (!found) {
+      *error = "no kernel rules file (pinners/kernel-rules.toml) found; give --rules FILE";
+      return std::nullopt;
+    }
+    path = *found;
+  }
+  return LoadKernelRules(path, error);
+}
+
+// Runs this host's cells in this process.
+int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells, const std::vector<RunConfig>& configs,
+                 const std::vector<std::string>& skipped, const KernelRules& rules, nlohmann::json& out,
+                 const nlohmann::json& kernels) {
+  const std::string release = KernelRelease();
+  const size_t first = out.size();
+  for (const auto& c : cells) out.push_back(CellJson(c, "host", release));
+  for (size_t i = 0; i < cells.size(); ++i) {
+    nlohmann::json& cell = out[first + i];
+    if (!skipped[i].empty()) {
+      cell["outcome"] = "skipped: " + skipped[i];
+      continue;
+    }
+    if (g_interrupted.load()) {
+      cell["outcome"] = "skipped: interrupted";
+      continue;
+    }
+    // A cell whose threads stay stuck in the kernel ends the process (run.h): the matrix so far is written
+    // first, the rest marked as not run.
+    SetAbandonHook([&out, &o, &kernels, &cell, first, n = cells.size()](const RunReport& r) {
+      cell["outcome"] = "hang";
+      cell["report"] = nlohmann::json::parse(RenderJson(r));
+      for (size_t k = first; k < first + n; ++k)
+        if (out[k]["outcome"] == "skipped: not run") out[k]["outcome"] = "skipped: an earlier cell hung";
+      Emit(MatrixDocument(out, kernels, o.workload), o);
+    });
+    RunReport r = Run(configs[i]);
+    cell["outcome"] = CellOutcome(r);
+    cell["pin_outcome"] = PinOutcome(r);
+    cell["comparison"] = ComparisonText(r);
+    cell["p99_baseline"] = PhaseP99(r, "baseline");
+    cell["p99_pinned"] = PhaseP99(r, "pinned");
+    std::string measured;
+    for (const auto& p : r.phases)
+      if (p.name == "pinned") measured = MeasuredReference(p.pins);
+    Judge(cell, cells[i], rules, o.pin_access, configs[i].workdir.empty() ? DefaultWorkBase() : configs[i].workdir,
+          measured);
+    cell["report"] = nlohmann::json::parse(RenderJson(r));
+    if (!o.quiet && !o.ktap)
+      std::fprintf(stderr, "cell %zu/%zu %s/%s/%s/%s: %s; %s\n", i + 1, cells.size(), cells[i].pinner.c_str(),
+                   cells[i].fs.c_str(), cells[i].mapping.c_str(), cells[i].sync.c_str(),
+                   cell["outcome"].get<std::string>().c_str(), cell["judgement"].get<std::string>().c_str());
+  }
+  SetAbandonHook({});
+  return 0;
 }
 
 }  // namespace
@@ -161,8 +255,16 @@ std::string CellOutcome(const RunReport& r) {
     return "fail: " + first_reason();
   }
   if (r.verdict == "error") return "error: " + first_reason();
+  const std::string pin = PinOutcome(r);
+  if (pin.rfind("refused", 0) == 0) return pin;
+  if (r.verdict == "pass") return "pass";
+  return r.verdict + ": " + first_reason();
+}
+
+std::string PinOutcome(const RunReport& r) {
   for (const auto& p : r.phases) {
-    if (p.name != "pinned" || p.pins.granted_pages > 0 || p.pins.refused.empty()) continue;
+    if (p.name != "pinned") continue;
+    if (p.pins.granted_pages > 0 || p.pins.ios > 0) return "granted";
     std::string top;
     uint64_t most = 0;
     for (const auto& [err, pages] : p.pins.refused)
@@ -170,53 +272,80 @@ std::string CellOutcome(const RunReport& r) {
         most = pages;
         top = err;
       }
-    return "refused " + top;
+    if (!top.empty()) return "refused " + top;
   }
-  if (r.verdict == "pass") return "pass";
-  return r.verdict + ": " + first_reason();
+  return "";
 }
 
 void AddMatrixOptions(CLI::App& m, MatrixOptions& o) {
   m.add_option("--pinners", o.pinners, "Pinners, comma separated (see `longpin list`). Default vmsplice");
   m.add_option("--fs", o.filesystems, "Filesystems, comma separated (ext4, xfs, btrfs, f2fs, dir:PATH). Default ext4");
-  m.add_option("--mappings", o.mappings, "Mappings, comma separated (shared, private, memfd, thp, hugetlb). Default shared");
-  m.add_option("--sync", o.syncs, "Sync ops, comma separated (fsync, fdatasync, msync, sync_file_range, syncfs). Default fsync");
+  m.add_option("--mappings", o.mappings,
+               "Mappings, comma separated (shared, private, memfd, thp, hugetlb). Default shared. A memory mapping "
+               "(memfd, thp, hugetlb) is one cell per pinner and sync op, on no filesystem");
+  m.add_option("--sync", o.syncs,
+               "Sync ops, comma separated (fsync, fdatasync, msync, sync_file_range, syncfs). Default fsync");
+  m.add_option("--kernels", o.kernels,
+               "Kernels, comma separated: host, debian-6.1, debian-6.12, or a path to a bzImage. Each guest kernel "
+               "boots once under vm/run and runs all its cells. Default host");
+  m.add_option("--rules", o.rules, "Kernel rules file (TOML) the cells are judged by. Default: the shipped one");
   m.add_option("--workload", o.workload, "A preset applied to every cell (`longpin list workloads`)");
   m.add_option("--duration", o.duration, "Duration of each phase of each cell. Default 2s");
   m.add_option("--size", o.size, "Target size of each cell. Default 64M");
-  m.add_option("--workdir", o.workdir, "Base directory for run directories");
+  m.add_option("--writers", o.writers,
+               "Writers of every cell (cpu:N,pwrite:N,dma:N). Default: the run's, and cpu:2,dma:1 on a private "
+               "mapping (pwrite would write the file, which a private mapping does not show)");
+  m.add_option("--rate", o.rate, "Writes per second per writer in every cell (see run --rate)");
+  m.add_option("--rounds", o.rounds, "Baseline/pinned rounds of every cell (see run --rounds)");
+  m.add_option("--pin-access", o.pin_access, "rw or ro pins in every cell (see run --pin-access)");
+  m.add_option("--block-size", o.block_size, "Block size of every cell (see run --block-size)");
+  m.add_option("--seed", o.seed, "Seed of every cell");
+  m.add_option("--workdir", o.workdir, "Base directory for run directories (guests: default /dev/shm)");
   m.add_option("--json", o.json, "Write the matrix JSON (every cell with its run's report) to FILE");
-  m.add_option("--junit", o.junit, "Write a JUnit XML report (one testcase per cell) to FILE");
+  m.add_option("--junit", o.junit, "Write a JUnit XML report (one testcase per cell and kernel) to FILE");
   m.add_option("--html", o.html, "Write a self-contained HTML report with the matrix table to FILE");
-  m.add_flag("--ktap", o.ktap, "Print KTAP v1 results on stdout instead of the table");
+  m.add_option("--kcidb", o.kcidb, "Write KernelCI KCIDB JSON (one test per cell and kernel) to FILE");
+  m.add_flag("--ktap", o.ktap, "Print KTAP v1 results on stdout instead of the table (a subtest per kernel)");
   m.add_flag("--quiet,-q", o.quiet, "No progress line per cell");
 }
 
-int MatrixCommand(const MatrixOptions& o) {
+int MatrixCommand(const MatrixOptions& given) {
+  MatrixOptions o = given;
   std::vector<Cell> cells;
   for (const auto& p : SplitList(o.pinners))
-    for (const auto& f : SplitList(o.filesystems))
-      for (const auto& m : SplitList(o.mappings))
-        for (const auto& s : SplitList(o.syncs)) {
-          Cell c;
-          c.pinner = p, c.fs = f, c.mapping = m, c.sync = s;
-          cells.push_back(std::move(c));
-        }
-  if (cells.empty()) {
+    for (const auto& m : SplitList(o.mappings))
+      for (const auto& f : InMemory(m) ? std::vector<std::string>{"-"} : SplitList(o.filesystems))
+        for (const auto& s : SplitList(o.syncs)) cells.push_back({p, f, m, s});
+  const std::vector<std::string> kernels = SplitList(o.kernels);
+  if (cells.empty() || kernels.empty()) {
     std::fprintf(stderr, "longpin: matrix: every list needs at least one entry\n");
     return kExitUsage;
   }
+  for (const auto& k : kernels)
+    if (auto err = CheckKernelName(k)) {
+      std::fprintf(stderr, "longpin: matrix --kernels: %s\n", err->c_str());
+      return kExitUsage;
+    }
+  std::string rules_error;
+  auto rules = LoadRules(o, &rules_error);
+  if (!rules) {
+    std::fprintf(stderr, "longpin: matrix: %s\n", rules_error.c_str());
+    return kExitUsage;
+  }
+  if (!o.rules.empty()) o.rules = rules->path;  // guests read the same file
   std::string preset;
   if (!o.workload.empty()) {
     auto path = FindPreset(o.workload);
     if (!path) {
-      std::fprintf(stderr, "longpin: matrix --workload %s: no such preset (`longpin list workloads`)\n", o.workload.c_str());
+      std::fprintf(stderr, "longpin: matrix --workload %s: no such preset (`longpin list workloads`)\n",
+                   o.workload.c_str());
       return kExitUsage;
     }
     preset = *path;
   }
   // Every cell's options are checked before the first one runs: a typo must not surface an hour in.
   std::vector<RunConfig> configs(cells.size());
+  std::vector<std::string> skipped(cells.size());
   bool any_scratch = false;
   for (size_t i = 0; i < cells.size(); ++i) {
     bool usage = false;
@@ -225,16 +354,17 @@ int MatrixCommand(const MatrixOptions& o) {
         std::fprintf(stderr, "longpin: matrix: %s\n", err->c_str());
         return kExitUsage;
       }
-      // A cell this machine cannot express (e.g. pwrite writers on a private mapping) is skipped, not fatal.
-      cells[i].outcome = "skipped: " + *err;
-      configs[i].pinner.clear();
+      // A cell this machine cannot express is skipped, not fatal.
+      skipped[i] = *err;
       continue;
     }
     any_scratch = any_scratch || configs[i].fs.rfind("dir:", 0) != 0;
   }
-  if (any_scratch) {
+  const bool on_host = std::find(kernels.begin(), kernels.end(), "host") != kernels.end();
+  if (on_host && any_scratch) {
     if (::geteuid() != 0) {
-      std::fprintf(stderr, "longpin: matrix: scratch filesystems need root (loop device and mount); use --fs dir:PATH\n");
+      std::fprintf(stderr,
+                   "longpin: matrix: scratch filesystems need root (loop device and mount); use --fs dir:PATH\n");
       return kExitCannotRun;
     }
     if (Status s = EnterPrivateMountNamespace(); !s.ok()) {
@@ -243,34 +373,36 @@ int MatrixCommand(const MatrixOptions& o) {
     }
   }
   InstallInterruptHandlers();
-  for (size_t i = 0; i < cells.size(); ++i) {
-    Cell& c = cells[i];
-    if (configs[i].pinner.empty()) continue;  // skipped above
-    if (g_interrupted.load()) {
-      c.outcome = "skipped: interrupted";
-      continue;
-    }
-    // A cell whose threads stay stuck in the kernel ends the process (run.h): the matrix so far is written
-    // first, the rest marked as not run.
-    SetAbandonHook([&cells, &o, i](const RunReport& r) {
-      std::vector<Cell> out = cells;
-      out[i].outcome = "hang";
-      out[i].report = nlohmann::json::parse(RenderJson(r));
-      for (size_t k = i + 1; k < out.size(); ++k)
-        if (out[k].outcome == "skipped: not run") out[k].outcome = "skipped: an earlier cell hung";
-      Emit(out, o);
-    });
-    RunReport r = Run(configs[i]);
-    c.outcome = CellOutcome(r);
-    c.report = nlohmann::json::parse(RenderJson(r));
-    c.p99_baseline = PhaseP99(r, "baseline");
-    c.p99_pinned = PhaseP99(r, "pinned");
+  o.vm_rdma = o.vm_rdma || o.pinners.find("rdma") != std::string::npos;
+  nlohmann::json out = nlohmann::json::array(), kernel_list = nlohmann::json::array();
+  for (const auto& k : kernels)  // the table's columns, in the order given
+    kernel_list.push_back({{"name", k}, {"release", k == "host" ? KernelRelease() : ""}, {"error", ""}});
+  // Guests first: a kernel that does not boot or cannot be had ends the matrix before the host's cells ran.
+  for (size_t ki = 0; ki < kernels.size(); ++ki) {
+    const std::string& k = kernels[ki];
+    if (k == "host" || g_interrupted.load()) continue;
     if (!o.quiet && !o.ktap)
-      std::fprintf(stderr, "cell %zu/%zu %s/%s/%s/%s: %s\n", i + 1, cells.size(), c.pinner.c_str(), c.fs.c_str(),
-                   c.mapping.c_str(), c.sync.c_str(), c.outcome.c_str());
+      std::fprintf(stderr, "kernel %s: booting under vm/run for %zu cells\n", k.c_str(), cells.size());
+    GuestMatrix g = RunMatrixInGuest(k, o);
+    if (g.exit_code == kExitUsage || g.exit_code == kExitCannotRun) {
+      std::fprintf(stderr, "longpin: matrix --kernels %s: %s\n", k.c_str(), g.error.c_str());
+      return g.exit_code;
+    }
+    kernel_list[ki]["release"] = g.release;
+    kernel_list[ki]["error"] = g.error;
+    if (g.cells.empty())  // the guest ran but no matrix came back: every cell of this kernel says why
+      for (const auto& c : cells) {
+        nlohmann::json cell = CellJson(c, k, g.release);
+        cell["outcome"] = "error: " + g.error;
+        g.cells.push_back(std::move(cell));
+      }
+    for (auto& c : g.cells) {
+      c["kernel_name"] = k;
+      out.push_back(std::move(c));
+    }
   }
-  SetAbandonHook({});
-  const int code = Emit(cells, o);
+  if (on_host && !g_interrupted.load()) RunHostCells(o, cells, configs, skipped, *rules, out, kernel_list);
+  const int code = Emit(MatrixDocument(out, kernel_list, o.workload), o);
   return g_interrupted.load() && code == kExitPass ? kExitInterrupted : code;
 }
 

@@ -20,6 +20,9 @@ std::string RenderJUnit(const nlohmann::json& doc);
 std::string RenderKtap(const nlohmann::json& doc);
 // One HTML page with inline SVG charts and no external reference of any kind.
 std::string RenderHtml(const nlohmann::json& doc);
+// KernelCI KCIDB I/O JSON (schema v5.3) of a matrix: a checkout and a build per kernel, one test per cell
+// (docs/report-formats.md).
+std::string RenderKcidb(const nlohmann::json& doc);
 
 namespace report_detail {
 
@@ -69,8 +72,10 @@ inline bool IsMatrix(const nlohmann::json& doc) {
 
 // One test as JUnit and KTAP both see it.
 struct ReportCase {
-  enum class Result { kPass, kFail, kSkip, kError };
+  // kXfail: the kernel refused what its rule says it must refuse (KTAP's XFAIL; a pass for JUnit).
+  enum class Result { kPass, kFail, kSkip, kError, kXfail };
   std::string name;
+  std::string group;                 // a matrix cell's kernel: KTAP subtest and JUnit classname
   Result result = Result::kPass;
   std::string message;               // one line: why it failed or was skipped
   std::vector<std::string> details;  // violation lines, kernel lines, stacks
@@ -79,8 +84,10 @@ struct ReportCase {
 };
 // The cases of one run document (phases, verification, verdict).
 std::vector<ReportCase> RunCases(const nlohmann::json& run);
-// One matrix cell as a single case, named pinner/fs/mapping/sync.
+// One matrix cell as a single case, named pinner/fs/mapping/sync, judged by its kernel's rule when it has one.
 ReportCase CellCase(const nlohmann::json& cell);
+// A matrix cell's outcome with what its kernel's rule says of it ("refused EFAULT [ok]", "granted [UNEXPECTED]").
+std::string MarkedCellOutcome(const nlohmann::json& cell);
 // Text for XML and HTML, body or attribute value: markup characters as entities, control characters other
 // than tab and newline as \xNN, invalid UTF-8 as U+FFFD (both would make the XML ill-formed).
 std::string EscapeMarkup(std::string_view text);

@@ -197,6 +197,7 @@ void AppendCase(std::string& out, const ReportCase& c, std::string_view classnam
   std::string body = EscapeMarkup(Join(c.details, "\n"));
   switch (c.result) {
     case ReportCase::Result::kPass:
+    case ReportCase::Result::kXfail:
       break;
     case ReportCase::Result::kSkip:
       out += "      <skipped";
@@ -385,26 +386,45 @@ std::vector<ReportCase> RunCases(const json& run) {
   return cases;
 }
 
+std::string MarkedCellOutcome(const json& cell) {
+  std::string out = TextAt(cell, "outcome", TextAt(Member(cell, "report"), "verdict", "no outcome"));
+  const json& expected = Member(cell, "as_expected");
+  if (expected.is_boolean()) out += expected.get<bool>() ? " [ok]" : " [UNEXPECTED]";
+  else if (TextAt(cell, "judgement").rfind("no rule", 0) == 0) out += " [no rule]";
+  return out;
+}
+
 ReportCase CellCase(const json& cell) {
   ReportCase c;
   c.name = TestName(fmt::format("{}/{}/{}/{}", TextAt(cell, "pinner", "?"), TextAt(cell, "fs", "?"),
                                 TextAt(cell, "mapping", "?"), TextAt(cell, "sync", "?")));
+  c.group = TextAt(cell, "kernel_name");
   const json& run = Member(cell, "report");
   std::string outcome = TextAt(cell, "outcome");
   if (outcome.empty()) outcome = TextAt(run, "verdict", "no outcome in this report");
   c.message = outcome;
   c.seconds = RunSeconds(run);
   auto starts = [&](std::string_view prefix) { return outcome.rfind(prefix, 0) == 0; };
-  if (starts("pass")) {
+  const json& expected = Member(cell, "as_expected");
+  if (starts("fail") || starts("kernel event") || starts("hang")) {
+    c.result = ReportCase::Result::kFail;
+  } else if (expected.is_boolean() && !expected.get<bool>()) {
+    // The kernel did what its rule says it must not: a failure whatever the run's own verdict.
+    c.result = ReportCase::Result::kFail;
+    c.message = "UNEXPECTED: " + TextAt(cell, "judgement", outcome);
+  } else if (starts("refused") && expected.is_boolean()) {
+    c.result = ReportCase::Result::kXfail;
+    c.message = outcome + ": " + TextAt(cell, "judgement");
+  } else if (starts("pass")) {
     c.result = ReportCase::Result::kPass;
   } else if (starts("skip") || starts("refused")) {
-    // A refused pin is what this kernel does, not a failure of it: reported, never failed (DESIGN.md).
+    // A refused pin no rule speaks for is what this kernel does, not a failure of it: reported, never failed.
     c.result = ReportCase::Result::kSkip;
-  } else if (starts("fail") || starts("kernel event") || starts("hang")) {
-    c.result = ReportCase::Result::kFail;
   } else {
     c.result = ReportCase::Result::kError;
   }
+  if (!TextAt(cell, "kernel").empty())
+    c.output += "kernel " + TextAt(cell, "kernel") + ": " + TextAt(cell, "judgement", "not judged") + "\n";
   if (run.is_object()) {
     c.details = Strings(Member(run, "reasons"));
     for (auto& line : ViolationLines(Member(run, "verification"))) c.details.push_back(std::move(line));
@@ -427,6 +447,7 @@ std::string RenderJUnit(const nlohmann::json& doc) {
     suite_name = "longpin matrix";
     classname = "longpin.matrix";
     for (const auto& cell : Member(doc, "cells")) cases.push_back(CellCase(cell));
+    // One testcase per cell and kernel: the kernel is the class, so CI shows a column per kernel.
   } else {
     const json& info = Member(doc, "run");
     suite_name = "longpin run " + TextAt(info, "run_id", "?");
@@ -465,7 +486,8 @@ std::string RenderJUnit(const nlohmann::json& doc) {
   AppendAttribute(out, "name", suite_name);
   out += CountAttributes(n) + ">\n";
   if (!properties.empty()) out += "    <properties>\n" + properties + "    </properties>\n";
-  for (const auto& c : cases) AppendCase(out, c, classname);
+  for (const auto& c : cases)
+    AppendCase(out, c, c.group.empty() ? classname : classname + "." + TestName(c.group));
   out += "  </testsuite>\n</testsuites>\n";
   return out;
 }

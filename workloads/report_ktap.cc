@@ -1,6 +1,7 @@
 // KTAP v1 (Documentation/dev-tools/ktap.rst) from a report document, for kselftest runners and LAVA.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 
 #include "workloads/report_formats.h"
@@ -41,9 +42,12 @@ void AppendResult(std::string& out, std::string_view indent, size_t number, cons
                        (c.result == ReportCase::Result::kError ? "error: " : "failed: ") + c.message);
     for (const auto& line : c.details) AppendDiagnostic(out, indent, line);
   }
-  bool ok = c.result == ReportCase::Result::kPass || c.result == ReportCase::Result::kSkip;
+  bool ok = c.result == ReportCase::Result::kPass || c.result == ReportCase::Result::kSkip ||
+            c.result == ReportCase::Result::kXfail;
   out += fmt::format("{}{} {} {}", indent, ok ? "ok" : "not ok", number, report_detail::TestName(c.name));
   if (c.result == ReportCase::Result::kSkip) out += " # SKIP " + OneLine(c.message);
+  // kselftest's ksft_test_result_xfail: "ok N name # XFAIL reason".
+  if (c.result == ReportCase::Result::kXfail) out += " # XFAIL " + OneLine(c.message);
   out += '\n';
 }
 
@@ -55,6 +59,28 @@ void AppendRun(std::string& out, std::string_view indent, const json& run) {
   for (size_t i = 0; i < cases.size(); ++i) AppendResult(out, indent, i + 1, cases[i]);
 }
 
+// The cells of a matrix, each with its run nested one level deeper.
+void AppendCells(std::string& out, const std::string& indent, const std::vector<const json*>& cells) {
+  using namespace report_detail;
+  out += fmt::format("{}1..{}\n", indent, cells.size());
+  for (size_t i = 0; i < cells.size(); ++i) {
+    ReportCase c = CellCase(*cells[i]);
+    const json& run = Member(*cells[i], "report");
+    if (run.is_object()) {
+      // A nested test: its own version and plan, indented, then the parent's result line (KTAP's subtests).
+      out += indent + "    KTAP version 1\n";
+      out += indent + "    # Subtest: " + c.name + "\n";
+      std::vector<ReportCase> cases = RunCases(run);
+      out += fmt::format("{}    1..{}\n", indent, cases.size());
+      for (size_t k = 0; k < cases.size(); ++k) AppendResult(out, indent + "    ", k + 1, cases[k]);
+      // The subtests above already said it.
+      c.output.clear();
+      c.details.clear();
+    }
+    AppendResult(out, indent, i + 1, c);
+  }
+}
+
 }  // namespace
 
 std::string RenderKtap(const nlohmann::json& doc) {
@@ -64,24 +90,42 @@ std::string RenderKtap(const nlohmann::json& doc) {
     AppendRun(out, "", doc);
     return out;
   }
-  const json& cells = Member(doc, "cells");
-  std::string out = fmt::format("KTAP version 1\n1..{}\n", cells.size());
-  for (size_t i = 0; i < cells.size(); ++i) {
-    ReportCase c = CellCase(cells[i]);
-    const json& run = Member(cells[i], "report");
-    if (run.is_object()) {
-      // A nested test: its own version and plan, indented, then the parent's result line (KTAP's subtests).
-      out += "    KTAP version 1\n";
-      out += "    # Subtest: " + c.name + "\n";
-      std::vector<ReportCase> cases = RunCases(run);
-      out += fmt::format("    1..{}\n", cases.size());
-      for (size_t k = 0; k < cases.size(); ++k) AppendResult(out, "    ", k + 1, cases[k]);
+  std::vector<std::string> kernels;
+  std::vector<std::vector<const json*>> by_kernel;
+  for (const auto& cell : Member(doc, "cells")) {
+    const std::string k = TextAt(cell, "kernel_name");
+    auto it = std::find(kernels.begin(), kernels.end(), k);
+    if (it == kernels.end()) {
+      kernels.push_back(k);
+      by_kernel.emplace_back();
+      it = kernels.end() - 1;
     }
-    if (run.is_object()) {  // the subtests above already said it
-      c.output.clear();
-      c.details.clear();
+    by_kernel[size_t(it - kernels.begin())].push_back(&cell);
+  }
+  std::string out = "KTAP version 1\n";
+  // A matrix of older versions names no kernel: its cells are the top-level tests.
+  if (kernels.size() <= 1 && (kernels.empty() || kernels[0].empty())) {
+    AppendCells(out, "", kernels.empty() ? std::vector<const json*>{} : by_kernel[0]);
+    return out;
+  }
+  // One subtest per kernel, its cells nested inside.
+  out += fmt::format("1..{}\n", kernels.size());
+  for (size_t k = 0; k < kernels.size(); ++k) {
+    std::string release;
+    for (const auto& info : Member(doc, "kernels"))
+      if (TextAt(info, "name") == kernels[k]) release = TextAt(info, "release");
+    out += "    KTAP version 1\n";
+    out += "    # Subtest: " + TestName(kernels[k]) + (release.empty() ? "" : " (" + release + ")") + "\n";
+    AppendCells(out, "    ", by_kernel[k]);
+    ReportCase kernel;
+    kernel.name = kernels[k];
+    for (const json* cell : by_kernel[k]) {
+      const ReportCase c = CellCase(*cell);
+      if (c.result == ReportCase::Result::kFail) kernel.result = ReportCase::Result::kFail;
+      else if (c.result == ReportCase::Result::kError && kernel.result != ReportCase::Result::kFail)
+        kernel.result = ReportCase::Result::kError;
     }
-    AppendResult(out, "", i + 1, c);
+    AppendResult(out, "", k + 1, kernel);
   }
   return out;
 }

@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <set>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,29 @@ json MakeMatrixDoc() {
   cells.push_back(cell("iouring", "refused EFAULT", MakeRunDoc("skip", 0, false)));
   cells.push_back(cell("rdma", "skipped: no RDMA device", MakeRunDoc("skip", 0, false)));
   return json{{"schema_version", 1}, {"cells", cells}};
+}
+
+// A matrix over two kernels as `longpin matrix --kernels host,debian-6.1` writes it: each cell judged by a rule.
+json MakeKernelMatrixDoc() {
+  json cells = json::array();
+  auto cell = [](std::string kernel, std::string release, std::string outcome, json rule, json as_expected,
+                 std::string judgement) {
+    return json{{"pinner", "io_uring"}, {"fs", "ext4"},          {"mapping", "shared"},
+                {"sync", "fsync"},      {"kernel_name", kernel}, {"kernel", release},
+                {"outcome", outcome},   {"rule", rule},          {"as_expected", as_expected},
+                {"judgement", judgement}, {"report", MakeRunDoc("pass", 0, false)}};
+  };
+  cells.push_back(cell("host", "6.18.44", "refused EFAULT", "io_uring-file-efault", true,
+                       "as expected (rule io_uring-file-efault)"));
+  cells.push_back(cell("debian-6.1", "6.1.0-57-amd64", "pass", "io_uring-file-eopnotsupp", false,
+                       "UNEXPECTED: granted, rule io_uring-file-eopnotsupp (5.1..6.5) says refused EOPNOTSUPP"));
+  cells.push_back(cell("debian-6.1", "6.1.0-57-amd64", "pass", nullptr, nullptr, "no rule: outcome recorded, not judged"));
+  cells[2]["pinner"] = "vmsplice";
+  return json{{"schema_version", 1},
+              {"kind", "matrix"},
+              {"kernels", json::array({{{"name", "host"}, {"release", "6.18.44"}},
+                                       {{"name", "debian-6.1"}, {"release", "6.1.0-57-amd64"}}})},
+              {"cells", cells}};
 }
 
 // ---- a small XML well-formedness check: elements nest, attributes are quoted, entities are known ----
@@ -229,7 +254,7 @@ std::vector<std::string> Lines(const std::string& text) {
 std::optional<std::string> CheckKtapBlock(const std::vector<std::string>& lines, size_t& i, size_t indent,
                                           KtapTally* tally) {
   static const std::regex kPlan("^1\\.\\.([0-9]+)$");
-  static const std::regex kResult("^(ok|not ok) ([0-9]+) ([^#\\s][^#\\s]*)( # (SKIP|TODO)( .*)?)?$");
+  static const std::regex kResult("^(ok|not ok) ([0-9]+) ([^#\\s][^#\\s]*)( # (SKIP|TODO|XFAIL)( .*)?)?$");
   const std::string pad(indent, ' ');
   auto body = [&](const std::string& line) -> std::optional<std::string> {
     if (line.compare(0, indent, pad) != 0) return std::nullopt;
@@ -351,6 +376,52 @@ TEST(ReportJUnit, MatrixIsOneCasePerCell) {
   EXPECT_NE(xml.find("message=\"refused EFAULT\""), std::string::npos);
 }
 
+TEST(ReportJUnit, MatrixOfKernelsIsOneCasePerCellAndKernelAndUnexpectedFails) {
+  std::string xml;
+  ExpectJUnit(MakeKernelMatrixDoc(), {3, 1, 0, 0}, &xml);
+  EXPECT_NE(xml.find("classname=\"longpin.matrix.debian-6.1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("classname=\"longpin.matrix.host\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("UNEXPECTED: granted, rule io_uring-file-eopnotsupp"), std::string::npos) << xml;
+}
+
+// KCIDB v5.3: the version, and every object's required fields (checkout: id, origin; build: id, origin,
+// checkout_id; test: id, origin, build_id); ids are "origin:..."; no null anywhere; statuses from the enum;
+// test paths dot-separated plain names; every test's build exists.
+TEST(ReportKcidb, CarriesTheSchemasRequiredFieldsAndNoNulls) {
+  const json k = json::parse(RenderKcidb(MakeKernelMatrixDoc()));
+  EXPECT_EQ(k["version"]["major"], 5);
+  EXPECT_EQ(k["version"]["minor"], 3);
+  std::set<std::string> build_ids;
+  for (const auto& c : k["checkouts"]) {
+    EXPECT_TRUE(c["id"].is_string() && c["id"].get<std::string>().rfind("longpin:", 0) == 0) << c;
+    EXPECT_EQ(c["origin"], "longpin");
+  }
+  for (const auto& b : k["builds"]) {
+    EXPECT_TRUE(b["id"].is_string() && b["checkout_id"].is_string()) << b;
+    EXPECT_EQ(b["origin"], "longpin");
+    build_ids.insert(b["id"].get<std::string>());
+  }
+  EXPECT_EQ(build_ids.size(), 2u) << "a build per kernel";
+  ASSERT_EQ(k["tests"].size(), 3u);
+  std::set<std::string> test_ids, statuses;
+  const std::regex path("^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$");
+  for (const auto& t : k["tests"]) {
+    test_ids.insert(t["id"].get<std::string>());
+    EXPECT_EQ(t["origin"], "longpin");
+    EXPECT_TRUE(build_ids.count(t["build_id"].get<std::string>())) << t;
+    EXPECT_TRUE(std::regex_match(t["path"].get<std::string>(), path)) << t["path"];
+    statuses.insert(t["status"].get<std::string>());
+  }
+  EXPECT_EQ(test_ids.size(), 3u) << "unique test ids";
+  EXPECT_EQ(statuses, (std::set<std::string>{"PASS", "FAIL"}));
+  std::function<void(const json&)> no_null = [&](const json& j) {
+    EXPECT_FALSE(j.is_null());
+    if (j.is_structured())
+      for (const auto& v : j) no_null(v);
+  };
+  no_null(k);
+}
+
 TEST(ReportJUnit, EscapesKernelLinesAndDropsInvalidBytes) {
   json doc = MakeRunDoc("fail", 1, false);
   doc["kernel_events"][0]["line"] = kHostileKernelLine;
@@ -420,6 +491,18 @@ TEST(ReportKtap, MatrixCellsNestTheirRunsAsSubtests) {
   EXPECT_EQ(tally.skip, 2);
   EXPECT_NE(ktap.find("\nok 3 iouring/ext4/shared/fsync # SKIP refused EFAULT\n"), std::string::npos) << ktap;
   EXPECT_NE(ktap.find("\n    not ok 3 verification\n"), std::string::npos) << ktap;
+}
+
+TEST(ReportKtap, KernelsAreSubtestsAndAnExpectedRefusalIsXfail) {
+  const std::string ktap = RenderKtap(MakeKernelMatrixDoc());
+  KtapTally tally;
+  auto err = CheckKtap(ktap, &tally);
+  ASSERT_FALSE(err.has_value()) << *err << "\n" << ktap;
+  EXPECT_NE(ktap.find("\n1..2\n"), std::string::npos) << "one top-level test per kernel:\n" << ktap;
+  EXPECT_NE(ktap.find("# Subtest: debian-6.1 (6.1.0-57-amd64)"), std::string::npos) << ktap;
+  EXPECT_NE(ktap.find("ok 1 io_uring/ext4/shared/fsync # XFAIL refused EFAULT"), std::string::npos) << ktap;
+  EXPECT_NE(ktap.find("not ok 2 debian-6.1"), std::string::npos) << "the UNEXPECTED cell fails its kernel:\n" << ktap;
+  EXPECT_NE(ktap.find("ok 1 host"), std::string::npos) << ktap;
 }
 
 TEST(ReportKtap, MultiLineTextStaysInDiagnostics) {
