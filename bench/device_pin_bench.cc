@@ -43,7 +43,10 @@ void PinUnpin(benchmark::State& state, const char* pinner_name) {
       state.SkipWithError(g.status().message().c_str());
       break;
     }
-    (*pinner)->Unpin(w);
+    if (Status s = (*pinner)->Unpin(w); !s.ok()) {
+      state.SkipWithError(s.message().c_str());
+      break;
+    }
   }
   pinner.value().reset();
   ::munmap(m, bytes);

@@ -126,7 +126,10 @@ void BM_PinUnpin(benchmark::State& state, const std::string& name, MappingKind k
         break;
       }
     }
-    p.Unpin(w);
+    if (Status s = p.Unpin(w); !s.ok()) {
+      state.SkipWithError(s.message().c_str());
+      break;
+    }
     ns += uint64_t(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
     granted = (per_io ? window : g->bytes) / kPage;
     pages += granted;

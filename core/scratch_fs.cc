@@ -180,13 +180,9 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::Create(const std::string& dir, FsT
   fs->loop_device_ = loop->second;
   if (::mkdir(fs->mount_point_.c_str(), 0755) != 0 && errno != EEXIST) {
     Status s = Status::FromErrno("mkdir " + fs->mount_point_);
-    fs->Remove();
-    return s;
+    return WithCleanupError(s, fs->Remove());
   }
-  if (Status s = fs->Mount(); !s.ok()) {
-    fs->Remove();
-    return s;
-  }
+  if (Status s = fs->Mount(); !s.ok()) return WithCleanupError(s, fs->Remove());
   return fs;
 }
 
@@ -216,7 +212,9 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::CreateOnDevice(const std::string& 
 }
 
 ScratchFs::~ScratchFs() {
-  if (mounted_) Unmount();
+  // A destructor cannot report: runs call Remove() and check it. A mount this leaves lives in longpin's own
+  // mount namespace and goes with it; the loop device autoclears when the last reference closes.
+  if (mounted_) (void)Unmount();
   if (loop_fd_ >= 0) ::close(loop_fd_);
 }
 

@@ -9,7 +9,9 @@
 
 namespace longpin {
 
-class Status {
+// [[nodiscard]]: a dropped Status is an error nobody saw (an unpin that failed and was logged as done). Where
+// ignoring one is right, the call says why.
+class [[nodiscard]] Status {
  public:
   Status() = default;
   // err: a positive errno (0 = ok). what: the operation and where ("mount /dev/loop3 on /x").
@@ -32,13 +34,20 @@ class Status {
   std::string what_;
 };
 
+// The error that stopped an operation, with the failure of the cleanup after it when there was one: the cause
+// stays the first error (and its errno), and the user learns that something may be left behind.
+inline Status WithCleanupError(Status first, const Status& cleanup) {
+  if (cleanup.ok()) return first;
+  return Status(first.err(), first.what() + " (and the cleanup after it failed: " + cleanup.message() + ")");
+}
+
 // Symbolic errno name ("EFAULT"); "E<number>" when unknown.
 std::string_view ErrnoName(int err);
 // Inverse of ErrnoName for the names longpin prints; 0 when unknown.
 int ErrnoFromName(std::string_view name);
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT

@@ -54,9 +54,15 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
   auto unpin_oldest = [&] {
     PinWindow w = held.front();
     held.pop_front();
-    {
+    Status s = [&] {
       OpScope op(slot, OpKind::kUnpin);
-      pinner.Unpin(w);
+      return pinner.Unpin(w);
+    }();
+    if (!s.ok()) {
+      // The pages may still be held: no unpin record, so the oracle never promises this window's DMA writes
+      // (a sync only promises writes of windows released before it). The phase's errors make the run an error.
+      tally->dma.errors[std::string("unpin ") + std::string(ErrnoName(s.err()))]++;
+      return;
     }
     if (!per_io) tally->held_pages.Set(tally->held_pages.Get() - w.length / page);
     lane->Append(RecordType::kUnpin, pinner_index, 0, w.epoch, w.offset, w.length);

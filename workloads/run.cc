@@ -376,7 +376,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     if (scratch) {
       if (cfg.keep) {
         report.kept_image = scratch->image_path();
-        scratch->Unmount();
+        if (Status s = scratch->Unmount(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
         scratch.reset();  // detaches the loop device; the image stays
         report.notes.push_back("--keep: image kept at " + report.kept_image + " (mount -o loop " + report.kept_image +
                                " DIR to inspect); `longpin cleanup` removes it");
@@ -426,7 +426,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       const bool cannot = stack.status().err() == ENOTSUP;
       SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
                  cannot ? stack.status().what() : stack.status().message());
-      run_dir.Remove();
+      if (Status s = run_dir.Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
       return report;
     }
     log_writes = std::move(*stack);
@@ -447,7 +447,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     if (!fs.ok()) {
       const bool cannot = fs.status().err() == ENOTSUP;
       SetVerdict(report, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError, fs.status().message());
-      run_dir.Remove();
+      if (Status s = run_dir.Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
       return report;
     }
     scratch = std::move(*fs);

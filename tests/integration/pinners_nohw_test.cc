@@ -114,7 +114,11 @@ struct Ext4Target {
   ~Ext4Target() {
     if (map) ::munmap(map, kTargetBytes);
     if (fd >= 0) ::close(fd);
-    if (fs) fs->Remove();
+    // A scratch filesystem left mounted would hold a loop device past the test: that is the test's failure.
+    if (fs) {
+      Status removed = fs->Remove();
+      EXPECT_TRUE(removed.ok()) << removed.message();
+    }
     std::error_code ec;
     if (!dir.empty()) std::filesystem::remove_all(dir, ec);
   }
