@@ -22,6 +22,7 @@
 
 #include "core/dm_log_writes.h"
 #include "core/kernel_log.h"
+#include "core/measured_pin_kinds.h"
 #include "core/run_directory.h"
 #include "core/units.h"
 #include "verifiers/disk_reader.h"
@@ -886,6 +887,13 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       report.verdict = "interrupted";
       report.exit_code = kExitInterrupted;
     }
+  {  // `longpin list` shows the pin kind this kernel gave the pinner, kept when every pinned phase agrees
+    std::string kind;
+    for (const auto& ph : report.phases)
+      if (ph.pins.pinner != "none")
+        kind = kind.empty() || kind == MeasuredReference(ph.pins) ? MeasuredReference(ph.pins) : "unclear";
+    RecordMeasuredPinKind(cfg.pinner, kind, report.kernel);
+  }
     report.reasons.push_back("interrupted by a signal: phases after the interruption did not run");
   }
   return finish();
