@@ -32,9 +32,9 @@ std::string StoreDir() {
 }
 
 bool MakeDirs(const std::string& dir) {
-  for (size_t at = 1; at != std::string::npos; at = dir.find('/', at + 1)) {
-    const std::string prefix = dir.substr(0, dir.find('/', at));
-    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return false;
+  for (size_t at = dir.find('/', 1);; at = dir.find('/', at + 1)) {
+    if (::mkdir(dir.substr(0, at).c_str(), 0755) != 0 && errno != EEXIST) return false;
+    if (at == std::string::npos) break;
   }
   struct stat st {};
   return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
