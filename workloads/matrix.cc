@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
@@ -233,7 +234,8 @@ int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells, const s
           measured);
     cell["report"] = nlohmann::json::parse(RenderJson(r));
     if (!o.quiet && !o.ktap)
-      std::fprintf(stderr, "cell %zu/%zu %s/%s/%s/%s: %s; %s\n", i + 1, cells.size(), cells[i].pinner.c_str(),
+      std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n", o.kernels == "host" ? "" : "[host] ", i + 1,
+                   cells.size(), cells[i].pinner.c_str(),
                    cells[i].fs.c_str(), cells[i].mapping.c_str(), cells[i].sync.c_str(),
                    cell["outcome"].get<std::string>().c_str(), cell["judgement"].get<std::string>().c_str());
   }
@@ -377,17 +379,33 @@ int MatrixCommand(const MatrixOptions& given) {
   nlohmann::json out = nlohmann::json::array(), kernel_list = nlohmann::json::array();
   for (const auto& k : kernels)  // the table's columns, in the order given
     kernel_list.push_back({{"name", k}, {"release", k == "host" ? KernelRelease() : ""}, {"error", ""}});
-  // Guests first: a kernel that does not boot or cannot be had ends the matrix before the host's cells ran.
+  // The guests run side by side with each other and with the host's cells: a cell's phases are bound by the
+  // clock, not the CPU (writers are paced), so three kernels take about as long as the slowest one. Their
+  // latency figures share the machine; their outcomes do not depend on it.
+  std::vector<GuestMatrix> guests(kernels.size());
+  std::vector<std::thread> threads;
+  for (size_t ki = 0; ki < kernels.size(); ++ki) {
+    if (kernels[ki] == "host") continue;
+    if (!o.quiet && !o.ktap)
+      std::fprintf(stderr, "kernel %s: booting under vm/run for %zu cells\n", kernels[ki].c_str(), cells.size());
+    threads.emplace_back([&guests, &kernels, &o, ki] { guests[ki] = RunMatrixInGuest(kernels[ki], o); });
+  }
+  nlohmann::json host_cells = nlohmann::json::array();
+  if (on_host) RunHostCells(o, cells, configs, skipped, *rules, host_cells, kernel_list);
+  for (auto& t : threads) t.join();
+  // A kernel that cannot be had or does not boot is the user's to fix: one line, its exit code, nothing judged.
+  for (size_t ki = 0; ki < kernels.size(); ++ki)
+    if (guests[ki].exit_code == kExitUsage || guests[ki].exit_code == kExitCannotRun) {
+      std::fprintf(stderr, "longpin: matrix --kernels %s: %s\n", kernels[ki].c_str(), guests[ki].error.c_str());
+      return guests[ki].exit_code;
+    }
   for (size_t ki = 0; ki < kernels.size(); ++ki) {
     const std::string& k = kernels[ki];
-    if (k == "host" || g_interrupted.load()) continue;
-    if (!o.quiet && !o.ktap)
-      std::fprintf(stderr, "kernel %s: booting under vm/run for %zu cells\n", k.c_str(), cells.size());
-    GuestMatrix g = RunMatrixInGuest(k, o);
-    if (g.exit_code == kExitUsage || g.exit_code == kExitCannotRun) {
-      std::fprintf(stderr, "longpin: matrix --kernels %s: %s\n", k.c_str(), g.error.c_str());
-      return g.exit_code;
+    if (k == "host") {
+      for (auto& c : host_cells) out.push_back(std::move(c));
+      continue;
     }
+    GuestMatrix& g = guests[ki];
     kernel_list[ki]["release"] = g.release;
     kernel_list[ki]["error"] = g.error;
     if (g.cells.empty())  // the guest ran but no matrix came back: every cell of this kernel says why
@@ -401,7 +419,6 @@ int MatrixCommand(const MatrixOptions& given) {
       out.push_back(std::move(c));
     }
   }
-  if (on_host && !g_interrupted.load()) RunHostCells(o, cells, configs, skipped, *rules, out, kernel_list);
   const int code = Emit(MatrixDocument(out, kernel_list, o.workload), o);
   return g_interrupted.load() && code == kExitPass ? kExitInterrupted : code;
 }

@@ -190,7 +190,7 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
   argv.push_back("--");
   for (auto& a : GuestArgs(o, json)) argv.push_back(std::move(a));
   std::deque<std::string> tail;
-  const int rc = RunStreaming(argv, "[" + kernel + "] ", !o.ktap, &tail);
+  const int rc = RunStreaming(argv, "[" + kernel + "] ", !o.ktap && !o.quiet, &tail);
   std::ifstream f(json);
   nlohmann::json doc;
   bool have_doc = false;
@@ -212,8 +212,9 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
   if (rc == 125) {
     // No exit code from the guest: it did not boot (or panicked); the console says why.
     g.exit_code = kExitUsage;
-    g.error = "the guest did not boot: " + why + "; console: " + LastNonEmptyLine(results + "/vm-console.log") +
-              " (log kept in " + results + ")";
+    const std::string console = LastNonEmptyLine(results + "/vm-console.log");
+    g.error = "the guest did not boot: " + why + (console.empty() ? "" : "; console: " + console) + " (log kept in " +
+              results + ")";
   } else if (rc == kExitUsage || rc == kExitCannotRun) {
     g.exit_code = rc;
     g.error = why;

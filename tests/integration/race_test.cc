@@ -11,14 +11,6 @@
 namespace longpin::it {
 namespace {
 
-std::optional<std::string> NeedPinner(const std::string& name) {
-  const PinnerInfo* p = FindPinner(name);
-  if (!p) return "no pinner " + name;
-  auto why = p->create ? p->unavailable() : p->unavailable().value_or("compiled out");
-  if (why) return "pinner " + name + ": " + *why;
-  return std::nullopt;
-}
-
 std::vector<std::string> RaceCgroups() {
   glob_t g{};
   std::vector<std::string> out;

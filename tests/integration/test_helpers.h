@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/scratch_fs.h"
+#include "pinners/pinner.h"
 #include "tests/temp_dir.h"
 
 namespace longpin::it {
@@ -48,6 +49,15 @@ inline std::optional<std::string> NeedFs(const std::string& name) {
 }
 
 using test::TempDir;
+
+// Why a pinner cannot run here (compiled out, no device, not root); nullopt when it can.
+inline std::optional<std::string> NeedPinner(const std::string& name) {
+  const PinnerInfo* p = FindPinner(name);
+  if (!p) return "no pinner " + name;
+  auto why = p->create ? p->unavailable() : p->unavailable().value_or("compiled out");
+  if (why) return "pinner " + name + ": " + *why;
+  return std::nullopt;
+}
 
 struct Outcome {
   int exit_code = -1;   // -1 when killed by a signal
