@@ -10,6 +10,7 @@
 #               all reported.
 #   fsync-lies, buffers   the race-script presets find their failures on 6.1 (exit 1, findings in the JSON);
 #   race-6.12   and on Debian 6.12 neither does (fsync-lies refused with EFAULT, the other clean).
+#   matrix      `longpin matrix --kernels debian-6.1,debian-6.12` from the host: every judged cell as expected.
 # One summary line per check; exit 0 if all passed, 1 if any failed, 77 if qemu or the kernel cannot be had.
 # A check that cannot run in the guest (the rdma pinner not built or not available) is reported as SKIP with
 # its reason and does not fail the job.
@@ -176,7 +177,7 @@ elif [[ $kv -gt 0 && $ka -gt 0 && $ex == 1 ]]; then
 else
     line FAIL buffers "6.1: no finding (violations $kv, alarms $ka, exit $ex)"; FAILED=1
 fi
-if "$RUN" --kernel debian-6.12 --fetch-only 2>"$WORK/fetch612.err"; then
+if "$RUN" --kernel debian-6.12 --fetch-only 2>"$WORK/fetch612.err" && echo ok >"$WORK/fetch612.ok"; then
     guest race612 --kernel debian-6.12 --rdma -- "$race_presets"
     read -r kv sm ka at ex <<<"$(findings "$WORK/race612" fsync-lies)"
     read -r kv2 sm2 ka2 at2 ex2 <<<"$(findings "$WORK/race612" pinned-page-loses-buffers)"
@@ -187,6 +188,22 @@ if "$RUN" --kernel debian-6.12 --fetch-only 2>"$WORK/fetch612.err"; then
     fi
 else
     line SKIP race-6.12 "Debian 6.12 kernel not available: $(tail -n 1 "$WORK/fetch612.err")"
+fi
+
+# matrix: the same cells on 6.1 and 6.12 from one command (longpin boots each kernel once through vm/run), each
+# judged by the kernel's rules: io_uring on a shared ext4 mapping refused EOPNOTSUPP on 6.1 and EFAULT on 6.12,
+# a writable MR granted on 6.1 and refused on 6.12, memfd and private granted; no cell UNEXPECTED.
+T0=$(date +%s.%N)
+MK=debian-6.1
+[[ -s $WORK/fetch612.ok ]] && MK=debian-6.1,debian-6.12
+rc=0
+"$BIN" matrix --kernels "$MK" --pinners io_uring,rdma --fs ext4 --mappings shared,private,memfd \
+    --duration 1s --rounds 1 --size 32M --quiet --json "$WORK/matrix.json" >"$WORK/matrix.out" 2>"$WORK/matrix.err" || rc=$?
+summary=$(json "$WORK/matrix.json" '"%d cells, %d as expected, %d unexpected; 6.1 io_uring/ext4/shared: %s" % (len(d["cells"]), sum(c["as_expected"] is True for c in d["cells"]), sum(c["as_expected"] is False for c in d["cells"]), [c["outcome"] for c in d["cells"] if c["kernel_name"] == "debian-6.1" and c["pinner"] == "io_uring" and c["mapping"] == "shared"][0])')
+if [[ $rc -eq 0 && $summary == *" 0 unexpected; 6.1 io_uring/ext4/shared: refused EOPNOTSUPP" ]]; then
+    line PASS matrix "$MK: $summary"
+else
+    line FAIL matrix "$MK: exit $rc; ${summary:-no matrix JSON: $(tail -n 1 "$WORK/matrix.err")}"; FAILED=1
 fi
 
 T0=$T_ALL
