@@ -10,6 +10,10 @@
 
 namespace longpin {
 
+// The percentiles fio reports (its default percentile_list), so a longpin report lines up with fio's.
+inline constexpr double kFioPercentiles[] = {1,  5,  10, 20, 30,   40,   50,    60,   70,
+                                             80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99};
+
 class LatencyHistogram {
  public:
   static constexpr int kSubBits = 7;

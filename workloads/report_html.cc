@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -492,6 +493,111 @@ std::string VmstatChart(const Timeline& t) {
   return chart.Svg();
 }
 
+// Latency against pages written per sync call, one panel per phase kind (baseline, pinned) on shared axes: a
+// slow sync that wrote many pages is writeback volume; a slow sync that wrote few is something else.
+std::string WritebackChart(const json& run) {
+  const std::string title = SyncOpName(run) + " latency against pages written per sync";
+  struct Point {
+    double pages, ns;
+    bool pinned;
+  };
+  std::vector<std::string> kinds;
+  std::map<std::string, std::vector<Point>> by_kind;
+  std::string source;
+  const json& phases = Member(run, "phases");
+  if (phases.is_array())
+    for (const auto& ph : phases) {
+      const json& wb = Member(ph, "writeback");
+      const json& records = Member(wb, "records");
+      if (!records.is_array() || records.empty()) continue;
+      source = TextAt(wb, "source", source);
+      const std::string kind = TextAt(ph, "name", "phase");
+      if (!by_kind.count(kind)) kinds.push_back(kind);
+      auto& points = by_kind[kind];
+      for (const auto& row : records) {
+        double ns = 0, pages = 0, pinned = 0;
+        if (!NumberInArray(row, 0, &ns) || !NumberInArray(row, 1, &pages)) continue;
+        NumberInArray(row, 4, &pinned);
+        points.push_back({std::max(pages, 0.0), std::max(ns, 1.0), pinned != 0});
+      }
+    }
+  if (kinds.empty())
+    return EmptyChart("writeback", title,
+                      "This report has no per-sync writeback records (phases[].writeback).");
+  double max_pages = 1, lo = INFINITY, hi = 1;
+  size_t total = 0;
+  for (const auto& [kind, points] : by_kind)
+    for (const auto& p : points) {
+      max_pages = std::max(max_pages, p.pages);
+      lo = std::min(lo, p.ns);
+      hi = std::max(hi, p.ns);
+      ++total;
+    }
+  constexpr double kWidth = 960, kHeight = 340, kLeft = 80, kRight = 20, kTop = 34, kBottom = 50, kGap = 30;
+  const double panel_w = (kWidth - kLeft - kRight - kGap * double(kinds.size() - 1)) / double(kinds.size());
+  const double plot_h = kHeight - kTop - kBottom;
+  const double y_lo = std::floor(std::log10(std::max(lo, 1.0)));
+  double y_hi = std::ceil(std::log10(hi));
+  if (y_hi <= y_lo) y_hi = y_lo + 1;
+  const double x_step = NiceStep(max_pages, 5);
+  const double x_hi = std::ceil(max_pages * 1.05 / x_step) * x_step;
+  auto y_of = [&](double ns) { return kTop + plot_h - (std::log10(ns) - y_lo) / (y_hi - y_lo) * plot_h; };
+  std::string body;
+  for (double d = y_lo; d <= y_hi + 1e-9; d += 1)
+    body += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>", kLeft - 6,
+                        y_of(std::pow(10, d)) + 4, Esc(NsLabel(std::pow(10, d))));
+  body += fmt::format(
+      "<text class=\"axis-label\" transform=\"translate(14,{:.1f}) rotate(-90)\" text-anchor=\"middle\">"
+      "duration (log scale)</text>",
+      kTop + plot_h / 2);
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    const double left = kLeft + double(k) * (panel_w + kGap);
+    auto x_of = [&](double pages) { return left + pages / x_hi * panel_w; };
+    const char* colour = PhaseColour(kinds[k] == "pinned" ? 1 : k == 0 ? 0 : k + 1);
+    body += fmt::format("<g class=\"writeback-panel\" data-kind=\"{}\">", Esc(kinds[k]));
+    body +=
+        fmt::format("<rect class=\"frame\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\"/>",
+                    left, kTop, panel_w, plot_h);
+    for (double d = y_lo; d <= y_hi + 1e-9; d += 1)
+      body += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\"/>",
+                          left, y_of(std::pow(10, d)), left + panel_w, y_of(std::pow(10, d)));
+    for (double x = 0; x <= x_hi + 1e-9; x += x_step)
+      body += fmt::format(
+          "<line class=\"tick\" x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/><text "
+          "x=\"{0:.1f}\" "
+          "y=\"{3:.1f}\" text-anchor=\"middle\">{4:g}</text>",
+          x_of(x), kTop + plot_h, kTop + plot_h + 5, kTop + plot_h + 18, x);
+    const auto& points = by_kind[kinds[k]];
+    size_t pinned = 0;
+    for (const auto& p : points) pinned += p.pinned;
+    body += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"{}\">{}</text>", left + 4, kTop - 8, colour,
+                        Esc(fmt::format("{}: {} syncs{}", kinds[k], points.size(),
+                                        pinned ? fmt::format(", {} with pages pinned", pinned) : "")));
+    // One dot per pixel: thousands of syncs at the same few page counts would only overdraw.
+    std::set<std::pair<long, long>> drawn;
+    for (const auto& p : points) {
+      const double cx = x_of(p.pages), cy = y_of(p.ns);
+      if (!drawn.insert({std::lround(cx), std::lround(cy)}).second || drawn.size() > kMaxChartPoints)
+        continue;
+      body += fmt::format(
+          "<circle class=\"writeback-point\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\" "
+          "fill-opacity=\"0.6\"/>",
+          cx, cy, colour);
+    }
+    body += "</g>";
+  }
+  body += fmt::format("<text class=\"axis-label\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>",
+                      kLeft + (kWidth - kLeft - kRight) / 2, kHeight - 8,
+                      Esc("pages written by the sync call (" + source + ")"));
+  const std::string caption = fmt::format("{} ({} syncs)", title, total);
+  return fmt::format(
+      "<figure class=\"chart writeback\"><figcaption>{0}</figcaption>"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"writeback\" width=\"{1}\" height=\"{2}\" "
+      "viewBox=\"0 0 "
+      "{1} {2}\" role=\"img\"><title>{0}</title>{3}</svg></figure>\n",
+      Esc(caption), kWidth, kHeight, body);
+}
+
 // ---- tables ----
 
 std::string Cell(std::string_view text, std::string_view css_class = "") {
@@ -777,6 +883,7 @@ std::string RunSection(const json& run) {
   out += LatencyOverTimeChart(run, t, phases);
   out += t.syncs.empty() ? HistogramFromPercentiles(run) : HistogramFromTimeline(run, t, phases);
   out += VmstatChart(t);
+  out += WritebackChart(run);
   out += TimelineSummary(t);
   out += "</section>\n";
   out += "<h3>environment</h3>\n" + KeyValueTable(Member(run, "environment"), "environment");

@@ -570,6 +570,8 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
   }
   Worker main_w = worker("main");
   watchdog.Start();
+  WritebackTrace writeback = WritebackTrace::Open(report.fs, scratch != nullptr);
+  if (!writeback.note().empty()) report.notes.push_back(writeback.note());
 
   // The crash point: in the pinned phase (else the last), seeded unless --crash-at.
   const bool shutdown_crash = cfg.crash == CrashModel::kShutdown;
@@ -621,6 +623,10 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     for (size_t i = 0; i < pw_w.size(); ++i, ++writer_id)
       threads.emplace_back(RunPwriteWriter, std::ref(ctx), writer_id, seeds.Next(), pw_w[i].lane, pw_w[i].slot,
                            &pw_t[i]);
+    for (auto& t : sync_t) {
+      t.writeback = &writeback;
+      t.pinned_pages = &pin_t.held_pages;
+    }
     for (size_t i = 0; i < (cfg.sync_each_write ? 0 : sync_w.size()); ++i)
       threads.emplace_back(RunSyncer, std::ref(ctx), int(i), sync_w[i].lane, sync_w[i].slot, &sync_t[i]);
     if (pinned) {
@@ -713,6 +719,9 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       hist.Merge(t.latency);
       for (auto& [k, v] : t.errors) pr.sync_errors[k] += v;
     }
+    pr.writeback.syncs =
+        CollectSyncRecords(writeback, sync_t, &pr.writeback.dropped, &pr.writeback.events_lost);
+    if (!pr.writeback.syncs.empty()) pr.writeback.source = writeback.source_name();
     for (const auto* ts : {&cpu_t, &pw_t})
       for (const auto& t : *ts)
         if (t.own_syncs) {

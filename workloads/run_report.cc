@@ -17,9 +17,45 @@ const char* const kSyncOps[] = {"fsync", "fdatasync", "msync", "sync_file_range"
 const char* const kWriterKinds[] = {"cpu", "pwrite", "dma"};
 
 json HistogramJson(const LatencyHistogram& h) {
-  return json{{"count", h.count()},          {"min_ns", h.min()},           {"p50_ns", h.Quantile(0.5)},
-              {"p90_ns", h.Quantile(0.9)},   {"p99_ns", h.Quantile(0.99)}, {"p999_ns", h.Quantile(0.999)},
-              {"max_ns", h.max()},           {"mean_ns", uint64_t(h.mean())}};
+  // Keyed as fio's JSON keys its clat_ns percentiles ("99.900000"), for tools that read both.
+  json percentiles = json::object();
+  for (double p : kFioPercentiles) percentiles[fmt::format("{:.6f}", p)] = h.Quantile(p / 100);
+  return json{{"count", h.count()},
+              {"min_ns", h.min()},
+              {"p50_ns", h.Quantile(0.5)},
+              {"p90_ns", h.Quantile(0.9)},
+              {"p99_ns", h.Quantile(0.99)},
+              {"p999_ns", h.Quantile(0.999)},
+              {"max_ns", h.max()},
+              {"mean_ns", uint64_t(h.mean())},
+              {"percentiles_ns", percentiles}};
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  auto mid = v.begin() + std::ptrdiff_t(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  if (v.size() % 2) return *mid;
+  return (*mid + *std::max_element(v.begin(), mid)) / 2;
+}
+
+json WritebackJson(const PhaseWriteback& w) {
+  std::vector<const SyncCallRecord*> all;
+  for (const auto& r : w.syncs) all.push_back(&r);
+  const WritebackMedians m = MediansOf(all);
+  json records = json::array();
+  for (const auto& r : w.syncs)
+    records.push_back({r.duration_ns, r.pages_written, r.off_cpu_ns, r.pages_waited, r.pinned ? 1 : 0});
+  return {{"source", w.source.empty() ? json(nullptr) : json(w.source)},
+          {"syncs", m.syncs},
+          {"dropped", w.dropped},
+          {"events_lost", w.events_lost},
+          {"pinned_syncs", m.pinned_syncs},
+          {"pages_written_p50", m.pages_written},
+          {"ns_per_page_p50", m.ns_per_page},
+          {"off_cpu_ns_p50", m.off_cpu_ns},
+          {"pages_waited", m.pages_waited},
+          {"records", records}};
 }
 
 json PhaseJson(const PhaseReport& p) {
@@ -46,6 +82,7 @@ json PhaseJson(const PhaseReport& p) {
               {"expected_write_errors", p.expected_write_errors},
               {"log_backpressure_waits", p.log_backpressure_waits},
               {"scenario", p.scenario},
+              {"writeback", WritebackJson(p.writeback)},
               {"pins",
                {{"pinner", p.pins.pinner},
                 {"reference", p.pins.reference},
@@ -162,6 +199,59 @@ json RaceJson(const RaceReport& x) {
 }
 
 }  // namespace
+
+WritebackMedians MediansOf(const std::vector<const SyncCallRecord*>& syncs) {
+  WritebackMedians m;
+  std::vector<double> pages, per_page, off_cpu;
+  for (const SyncCallRecord* r : syncs) {
+    ++m.syncs;
+    m.pinned_syncs += r->pinned;
+    m.pages_waited += r->pages_waited;
+    pages.push_back(double(r->pages_written));
+    off_cpu.push_back(double(r->off_cpu_ns));
+    if (r->pages_written) per_page.push_back(double(r->duration_ns) / double(r->pages_written));
+  }
+  m.pages_written = Median(pages);
+  m.ns_per_page = Median(per_page);
+  m.off_cpu_ns = Median(off_cpu);
+  return m;
+}
+
+// One line per phase kind (the phases of one name pooled): what a sync wrote back and how long it took per
+// page.
+static std::string WritebackSummary(const RunReport& r) {
+  std::string source;
+  std::vector<std::string> kinds;
+  std::map<std::string, std::vector<const SyncCallRecord*>> by_kind;
+  uint64_t dropped = 0, lost = 0;
+  for (const auto& p : r.phases) {
+    if (p.writeback.source.empty()) continue;
+    source = p.writeback.source;
+    if (!by_kind.count(p.name)) kinds.push_back(p.name);
+    auto& v = by_kind[p.name];
+    for (const auto& s : p.writeback.syncs) v.push_back(&s);
+    dropped += p.writeback.dropped;
+    lost += p.writeback.events_lost;
+  }
+  if (source.empty()) return "";
+  std::string out = "\nwriteback per sync (" + source + "):\n";
+  for (const auto& kind : kinds) {
+    const WritebackMedians m = MediansOf(by_kind[kind]);
+    out += fmt::format("  {:<9} {} syncs", kind + ":", m.syncs);
+    if (m.pinned_syncs) out += fmt::format(" ({} with pages pinned)", m.pinned_syncs);
+    out +=
+        fmt::format(", median {:g} pages written, {} per page, {} off CPU (waiting on writeback)",
+                    m.pages_written, m.ns_per_page > 0 ? FormatNs(uint64_t(m.ns_per_page)) : std::string("-"),
+                    FormatNs(uint64_t(m.off_cpu_ns)));
+    if (m.pages_waited) out += fmt::format(", {} waits on pages under writeback", m.pages_waited);
+    out += "\n";
+  }
+  if (dropped)
+    out += fmt::format("  {} syncs beyond the preallocated records are not in these figures\n", dropped);
+  if (lost)
+    out += fmt::format("  the kernel dropped {} trace events: pages written are undercounted\n", lost);
+  return out;
+}
 
 std::string MeasuredReference(const PinStats& p) {
   const uint64_t held = p.per_io ? p.io_pages : p.granted_pages;
@@ -423,6 +513,7 @@ std::string RenderSummary(const RunReport& r) {
     }
   }
   if (r.comparison) out += "\n" + DescribeComparison(*r.comparison) + "\n";
+  out += WritebackSummary(r);
   if (r.verification) {
     const auto& v = *r.verification;
     out += fmt::format("\nverification ({}, {}): {} blocks read in {:.2f} s", v.mode, r.verify_method,

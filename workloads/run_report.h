@@ -13,6 +13,7 @@
 #include "core/kernel_log.h"
 #include "core/latency_histogram.h"
 #include "core/pin_counters.h"
+#include "core/writeback_trace.h"
 #include "verifiers/fault_planter.h"
 #include "verifiers/oracle.h"
 #include "workloads/comparison.h"
@@ -43,6 +44,25 @@ struct PinStats {
   PinCounterSnapshot before, after;
 };
 
+// Every sync call of a phase's syncer threads: what it wrote back and how long it slept
+// (core/writeback_trace.h).
+struct PhaseWriteback {
+  std::string source;  // how pages written were counted; "" when no sync call was recorded (each-write runs)
+  std::vector<SyncCallRecord> syncs;
+  uint64_t dropped = 0;      // calls beyond the preallocated records
+  uint64_t events_lost = 0;  // tracefs events the kernel's ring buffer dropped
+};
+
+// Medians over sync calls (of one phase, or of every phase of one kind).
+struct WritebackMedians {
+  uint64_t syncs = 0, pinned_syncs = 0;
+  double pages_written = 0;
+  double ns_per_page = 0;  // over the calls that wrote at least one page; 0 when none did
+  double off_cpu_ns = 0;
+  uint64_t pages_waited = 0;  // total
+};
+WritebackMedians MediansOf(const std::vector<const SyncCallRecord*>& syncs);
+
 struct PhaseReport {
   std::string name;
   double seconds = 0;
@@ -54,6 +74,7 @@ struct PhaseReport {
   PinStats pins;
   uint64_t log_backpressure_waits = 0;
   std::map<std::string, uint64_t> scenario;  // the scenario's own counters
+  PhaseWriteback writeback;
 };
 
 struct CrashReport {

@@ -51,6 +51,17 @@ json SampleRun() {
     p.seconds = 1.3;
     p.writes["cpu"] = 5000;
     p.sync["fsync"].Record(name == std::string("baseline") ? 2'000'000 : 300'000'000);
+    // Latency growing with the pages each sync wrote back, pinned syncs slower per page.
+    const bool pinned = name == std::string("pinned");
+    p.writeback.source = "tracefs ext4:ext4_writepages_result";
+    for (int i = 0; i < 120; ++i) {
+      SyncCallRecord c;
+      c.pages_written = uint64_t(5 + (i * 37) % 60);
+      c.duration_ns = uint64_t(200'000 + c.pages_written * (pinned ? 90'000 : 40'000) + (i % 7) * 30'000);
+      c.off_cpu_ns = c.duration_ns * 3 / 4;
+      c.pinned = pinned;
+      p.writeback.syncs.push_back(c);
+    }
     r.phases.push_back(p);
   }
   Verification v;
@@ -218,7 +229,7 @@ TEST(ReportHtmlBrowser, RunPageChartsRender) {
   ASSERT_EQ(r.exit_status, 0) << r.log;
 
   std::vector<std::string> svgs = SvgElements(r.stdout_text);
-  ASSERT_EQ(svgs.size(), 3u) << r.stdout_text.substr(0, 4000);
+  ASSERT_EQ(svgs.size(), 4u) << r.stdout_text.substr(0, 4000);
   EXPECT_NE(svgs[0].find("class=\"latency-time\""), std::string::npos);
   EXPECT_EQ(Occurrences(svgs[0], "<circle"), 260u);
   EXPECT_EQ(Occurrences(svgs[0], "class=\"pin-window\""), 8u);
@@ -227,6 +238,13 @@ TEST(ReportHtmlBrowser, RunPageChartsRender) {
   EXPECT_GT(Occurrences(svgs[1], "<rect"), 6u);
   EXPECT_NE(svgs[2].find("class=\"vmstat\""), std::string::npos);
   EXPECT_EQ(Occurrences(svgs[2], "<path"), 2u);
+  // Latency against pages written: baseline and pinned side by side, a dot per sync (none share a pixel
+  // here).
+  EXPECT_NE(svgs[3].find("class=\"writeback\""), std::string::npos);
+  EXPECT_EQ(Occurrences(svgs[3], "class=\"writeback-panel\""), 2u);
+  EXPECT_LT(svgs[3].find("data-kind=\"baseline\""), svgs[3].find("data-kind=\"pinned\""));
+  EXPECT_GT(Occurrences(svgs[3], "class=\"writeback-point\""), 150u);
+  EXPECT_LE(Occurrences(svgs[3], "class=\"writeback-point\""), 240u);
   // The kernel line's markup stayed text: the browser built no script element and the body survived.
   EXPECT_EQ(r.stdout_text.find("<script"), std::string::npos);
   EXPECT_NE(r.stdout_text.find("&lt;script&gt;document.body.remove()"), std::string::npos);
@@ -241,7 +259,7 @@ TEST(ReportHtmlBrowser, RunPageChartsRender) {
   ASSERT_TRUE(page_size) << r.log;
   EXPECT_EQ(page_size->first, uint32_t(kWindowWidth));
   EXPECT_EQ(page_size->second, uint32_t(kWindowHeight));
-  // A blank page compresses to almost nothing; three charts and the tables do not.
+  // A blank page compresses to almost nothing; four charts and the tables do not.
   EXPECT_GT(page_bytes.size(), 5 * blank_bytes.size() + 20000)
       << "screenshot " << page_bytes.size() << " bytes, blank page " << blank_bytes.size() << " bytes";
   // For a person to look at what the browser drew.
@@ -284,7 +302,7 @@ TEST(ReportHtmlBrowser, MatrixPageColoursItsCells) {
   EXPECT_EQ(Occurrences(r.stdout_text, "<a class=\"cell pass\""), 1u);
   EXPECT_EQ(Occurrences(r.stdout_text, "<a class=\"cell fail\""), 1u);
   EXPECT_EQ(Occurrences(r.stdout_text, "<a class=\"cell skip\""), 1u);
-  EXPECT_EQ(SvgElements(r.stdout_text).size(), 6u);  // the two cells with timelines, three charts each
+  EXPECT_EQ(SvgElements(r.stdout_text).size(), 8u);  // the two cells with timelines, four charts each
 }
 
 }  // namespace
