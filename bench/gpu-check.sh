@@ -169,7 +169,8 @@ if [ "$have_build" = 1 ]; then
   if echo "$line" | grep -q '^cuda available'; then
     record cuda-available PASS "$step_secs" "$line"
   else
-    reason=$(echo "$line" | sed -E 's/^cuda unavailable [^ ]+ //')
+    # Columns: name, state, pin kind, measured here ("not yet measured", "-" or "KIND (release, date)"), reason.
+    reason=$(echo "$line" | sed -E 's/^cuda unavailable [^ ]+ (not yet measured|-|[^ ]+ \([^)]*\)) //')
     [ -n "$reason" ] || reason="longpin list pinners: $(last_line)"
     no_gpu=${no_gpu:-$reason}
     skip cuda-available "${reason}"

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/install_paths.h"
 #include "pinners/pinner.h"
 
 namespace longpin {
@@ -463,14 +464,6 @@ std::optional<std::string> CheckConflicts(const std::string& path, const std::ve
   return std::nullopt;
 }
 
-std::string ExeDir() {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, size_t(n));
-  return path.substr(0, path.rfind('/'));
-}
-
 bool IsFile(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -603,11 +596,12 @@ std::optional<KernelRules> LoadKernelRules(const std::string& path, std::string*
 
 std::optional<std::string> FindKernelRulesFile() {
   if (const char* env = std::getenv("LONGPIN_RULES"); env && *env) return std::string(env);
+  // An installed binary judges by the rules installed with it (core/install_paths.h).
+  if (auto beside = InstalledBesideBinary("kernel-rules.toml")) return beside;
   std::vector<std::string> candidates;
 #ifdef LONGPIN_RULES_FILE
   candidates.push_back(LONGPIN_RULES_FILE);
 #endif
-  candidates.push_back(ExeDir() + "/../share/longpin/kernel-rules.toml");
 #ifdef LONGPIN_INSTALLED_RULES_FILE
   candidates.push_back(LONGPIN_INSTALLED_RULES_FILE);
 #endif

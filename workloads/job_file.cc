@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/install_paths.h"
+
 namespace longpin {
 namespace {
 
@@ -62,19 +64,10 @@ std::optional<std::string> OptionText(const CLI::Option& opt, const toml::node& 
   return wrong("a string");
 }
 
-std::string ExeDir() {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, size_t(n));
-  return path.substr(0, path.rfind('/'));
-}
-
 std::vector<std::string> PresetDirs() {
   // An installed binary reads the presets installed with it, wherever the install was moved (a staging prefix,
   // a .deb's /usr), and never a source tree that happens to be on the machine: those may be other versions.
-  const std::string beside = ExeDir() + "/../share/longpin/presets";
-  if (struct stat st {}; ::stat(beside.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {beside};
+  if (auto beside = InstalledBesideBinary("presets")) return {*beside};
   std::vector<std::string> dirs;
 #ifdef LONGPIN_PRESET_DIR
   dirs.push_back(LONGPIN_PRESET_DIR);

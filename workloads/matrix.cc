@@ -34,6 +34,9 @@ bool InMemory(const std::string& mapping) { return mapping == "memfd" || mapping
 
 // Pinners whose hold a DMA writer can write through (Pinner::can_write), without creating one.
 bool PinnerWrites(const std::string& pinner) { return pinner != "none" && pinner != "vmsplice"; }
+// Pinners that hold pages only while one of their IOs is in flight (Pinner::holds_per_io): without a DMA
+// writer they never pin, and the cell would judge nothing.
+bool PinsPerIo(const std::string& pinner) { return pinner == "odirect" || pinner == "fuse" || pinner == "process-vm"; }
 
 struct Cell {
   std::string pinner, fs, mapping, sync;
@@ -100,6 +103,7 @@ std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string&
   if (!InMemory(c.mapping)) args.insert(args.end(), {"--fs", c.fs});
   std::string writers = o.writers;
   if (writers.empty() && c.mapping == "private") writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
+  else if (writers.empty() && PinsPerIo(c.pinner)) writers = "cpu:2,pwrite:1,dma:1";
   for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--workdir", o.workdir},
                                     {"--writers", writers},
                                     {"--rate", o.rate},

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/install_paths.h"
 #include "core/units.h"
 #include "workloads/matrix.h"
 #include "workloads/run.h"
@@ -139,15 +140,10 @@ std::string WhyFrom(const std::deque<std::string>& tail) {
 std::optional<std::string> FindVmRun() {
   if (const char* env = std::getenv("LONGPIN_VM_RUN"); env && *env)
     return IsExecutable(env) ? std::optional<std::string>(env) : std::nullopt;
+  // An installed binary uses the harness installed with it (core/install_paths.h).
+  if (auto beside = InstalledBesideBinary("vm/run"); beside && IsExecutable(*beside)) return beside;
   const std::string source = std::string(LONGPIN_SOURCE_DIR) + "/vm/run";
   if (IsExecutable(source)) return source;
-  // A relocated install: BIN/../share/longpin/vm/run next to the binary, then the configured prefix.
-  const std::string exe = SelfExe();
-  const auto slash = exe.rfind('/');
-  if (slash != std::string::npos) {
-    const std::string relative = exe.substr(0, slash) + "/../share/longpin/vm/run";
-    if (IsExecutable(relative)) return relative;
-  }
   const std::string installed = std::string(LONGPIN_INSTALLED_DATA_DIR) + "/vm/run";
   if (IsExecutable(installed)) return installed;
   return std::nullopt;

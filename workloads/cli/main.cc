@@ -373,19 +373,41 @@ int SelftestCommand(SelftestConfig cfg, const std::string& fs_list, const std::s
   return r.exit_code;
 }
 
-int ReportCommand(const std::string& input, const OutputOptions& out) {
-  std::ifstream f(input);
-  if (!f) return UsageError("report " + input + ": cannot read the file");
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    return UsageError("report " + input + ": not a longpin JSON report (" + std::string(e.what()) + ")");
+// One saved report re-rendered, or several matrix reports (other machines, other kernels) merged into one
+// table: printed, and written in the formats asked for.
+int ReportCommand(const std::vector<std::string>& inputs, OutputOptions out, const std::string& kcidb) {
+  std::vector<nlohmann::json> docs;
+  for (const auto& input : inputs) {
+    std::ifstream f(input);
+    if (!f) return UsageError("report " + input + ": cannot read the file");
+    try {
+      docs.push_back(nlohmann::json::parse(f));
+    } catch (const std::exception& e) {
+      return UsageError("report " + input + ": not a longpin JSON report (" + std::string(e.what()) + ")");
+    }
   }
-  if (out.html.empty() && out.junit.empty() && !out.ktap)
-    return UsageError("report: give at least one of --html FILE, --junit FILE, --ktap");
-  EmitReports(doc.dump(), out);
-  return 0;
+  nlohmann::json doc = docs.front();
+  if (docs.size() > 1) {
+    std::string error;
+    auto merged = MergeMatrixDocuments(docs, inputs, &error);
+    if (!merged) return UsageError("report: " + error);
+    doc = std::move(*merged);
+  }
+  const bool matrix = report_detail::IsMatrix(doc);
+  if (!kcidb.empty() && !matrix) return UsageError("report --kcidb: " + inputs.front() + " is not a matrix report");
+  if (!matrix && out.html.empty() && out.junit.empty() && !out.ktap && out.json.empty())
+    return UsageError("report: give at least one of --html FILE, --junit FILE, --ktap, --json FILE");
+  for (const auto& [option, path] : {std::pair<const char*, std::string>{"--json", out.json},
+                                     {"--junit", out.junit},
+                                     {"--html", out.html},
+                                     {"--kcidb", kcidb}})
+    if (auto err = CheckOutputPath(option, path)) return UsageError(*err);
+  const bool ktap = EmitReports(doc.dump(2) + "\n", out);
+  if (!kcidb.empty()) WriteFile(kcidb, RenderKcidb(doc));
+  if (!matrix) return 0;
+  // A matrix is shown as its table and judged again: a merged qualification fails if any kernel's cell did.
+  if (!ktap) std::fputs(MatrixTable(doc).c_str(), stdout);
+  return MatrixExitCode(doc);
 }
 
 }  // namespace
@@ -443,11 +465,15 @@ int main(int argc, char** argv) {
   selftest->add_option("--crash", st_crash, "Crash model of the cycles: shutdown (default) or log-writes")
       ->check(CLI::IsMember({"shutdown", "log-writes"}));
 
-  std::string report_input;
+  std::vector<std::string> report_inputs;
+  std::string report_kcidb;
   OutputOptions report_out;
-  CLI::App* report = app.add_subcommand("report", "Re-render a saved JSON report (run or matrix) as HTML, JUnit or KTAP");
-  report->add_option("input", report_input, "The JSON report")->required();
-  AddOutputOptions(*report, report_out, false);
+  CLI::App* report = app.add_subcommand(
+      "report", "Re-render a saved JSON report (run or matrix) as HTML, JUnit or KTAP; several matrix reports "
+                "(other machines, other kernels) are merged into one table");
+  report->add_option("input", report_inputs, "The JSON report(s)")->required();
+  AddOutputOptions(*report, report_out, true);
+  report->add_option("--kcidb", report_kcidb, "Write KernelCI KCIDB JSON of a matrix report to FILE");
 
   std::string list_what;
   CLI::App* list = app.add_subcommand(
@@ -492,7 +518,7 @@ int main(int argc, char** argv) {
   st_cfg.plant = !st_no_plant;
   if (*selftest && st_crash == "log-writes") st_cfg.crash = CrashModel::kLogWrites;
   if (*selftest) return SelftestCommand(st_cfg, st_fs, st_duration, st_size, st_json);
-  if (*report) return ReportCommand(report_input, report_out);
+  if (*report) return ReportCommand(report_inputs, report_out, report_kcidb);
   if (*list) return ListCommand(list_what);
   if (*cleanup) return CleanupCommand(cleanup_dir, dry_run);
   return kExitUsage;
