@@ -28,6 +28,32 @@ std::optional<SyncOpKind> ParseSyncOpName(const std::string& name) {
 
 bool SyncOpPromises(SyncOpKind op) { return op != SyncOpKind::kSyncFileRange; }
 
+const BlockExpectation BlockExpectations::kUntouched{};
+
+void BlockExpectations::Reset(uint64_t block_count) {
+  block_count_ = block_count;
+  chunks_.clear();
+  chunks_.resize((block_count + kChunkBlocks - 1) / kChunkBlocks);
+  entries_.clear();
+}
+
+BlockExpectation& BlockExpectations::Touch(uint64_t b) {
+  std::vector<uint32_t>& chunk = chunks_[b >> kChunkBits];
+  if (chunk.empty()) chunk.assign(kChunkBlocks, 0);
+  uint32_t& i = chunk[b & (kChunkBlocks - 1)];
+  if (i == 0) {
+    entries_.emplace_back();
+    i = uint32_t(entries_.size());
+  }
+  return entries_[i - 1];
+}
+
+uint64_t BlockExpectations::memory_bytes() const {
+  uint64_t bytes = chunks_.capacity() * sizeof(chunks_[0]) + entries_.capacity() * sizeof(BlockExpectation);
+  for (const auto& c : chunks_) bytes += c.capacity() * sizeof(uint32_t);
+  return bytes;
+}
+
 namespace {
 
 // promise_cap: only syncs that started at or before it promise (UINT64_MAX: every sync in the log).
@@ -38,7 +64,7 @@ ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
   st.block_count = log.header.block_count;
   st.log_complete = log.complete();
   st.known_below = log.known_below;
-  st.blocks.resize(st.block_count);
+  st.blocks.Reset(st.block_count);
 
   // Pass 1: syncs, pins, crash point (few records; the writes are the bulk).
   std::unordered_map<uint64_t, SyncRecord> syncs;
@@ -146,7 +172,7 @@ ExpectedState Build(const LogContents& log, uint64_t promise_cap) {
   for (const LogRecord& r : log.records) {
     if (r.type != RecordType::kWrite && r.type != RecordType::kWriteFailed) continue;
     if (r.a >= st.block_count) continue;
-    BlockExpectation& b = st.blocks[r.a];
+    BlockExpectation& b = st.blocks.Touch(r.a);
     if (r.b > b.max_issued) b.max_issued = r.b;
     if (r.seq > b.last_write_seq) {
       b.last_write_seq = r.seq;
