@@ -260,7 +260,7 @@ WritebackTrace::WritebackTrace(WritebackTrace&& other) noexcept {
 
 WritebackTrace& WritebackTrace::operator=(WritebackTrace&& other) noexcept {
   if (this == &other) return *this;
-  if (!instance_.empty()) ::rmdir(instance_.c_str());
+  RemoveInstance();
   source_ = other.source_;
   note_ = std::move(other.note_);
   instance_ = std::move(other.instance_);
@@ -271,10 +271,16 @@ WritebackTrace& WritebackTrace::operator=(WritebackTrace&& other) noexcept {
 }
 
 WritebackTrace::~WritebackTrace() {
-  // An instance with events enabled refuses rmdir on older kernels: switch them off first.
+  RemoveInstance();
+}
+
+void WritebackTrace::RemoveInstance() {
+  // Events off first: should the rmdir fail (EBUSY while someone holds one of its files open), the instance
+  // at least records nothing more; the next run's Open removes it.
   if (instance_.empty()) return;
   (void)WriteText(instance_ + "/events/enable", "0");
   ::rmdir(instance_.c_str());
+  instance_.clear();
 }
 
 std::string WritebackTrace::source_name() const {

@@ -85,6 +85,8 @@ class WritebackTrace {
   uint64_t Collect(std::span<SyncCallRecord> records);
 
  private:
+  void RemoveInstance();
+
   Source source_ = Source::kVmstat;
   std::string note_;
   std::string instance_;  // the instance's directory under tracefs
