@@ -245,9 +245,11 @@ uint64_t NowNs() {
 
 }  // namespace
 
-Result<std::unique_ptr<LogWritesStack>> LogWritesStack::Create(const std::string& dir, const std::string& run_tag,
+Result<std::unique_ptr<LogWritesStack>> LogWritesStack::Create(const std::string& dir,
+                                                               const std::string& run_tag,
                                                                uint64_t data_bytes, uint64_t log_bytes) {
-  if (auto why = DmLogWritesUnavailableReason()) return Status(ENOTSUP, "dm-log-writes not available: " + *why);
+  if (auto why = DmLogWritesUnavailableReason())
+    return Status(ENOTSUP, "dm-log-writes not available: " + *why);
   std::unique_ptr<LogWritesStack> st(new LogWritesStack);
   st->data_image_ = dir + "/data.img";
   st->log_image_ = dir + "/log.img";

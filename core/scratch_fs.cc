@@ -186,8 +186,9 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::Create(const std::string& dir, FsT
   return fs;
 }
 
-Result<std::unique_ptr<ScratchFs>> ScratchFs::CreateOnDevice(const std::string& device, const std::string& mount_point,
-                                                             FsType type, bool format, const std::string& mount_options,
+Result<std::unique_ptr<ScratchFs>> ScratchFs::CreateOnDevice(const std::string& device,
+                                                             const std::string& mount_point, FsType type,
+                                                             bool format, const std::string& mount_options,
                                                              const std::string& image_path) {
   if (auto why = FsUnavailableReason(type)) return Status(ENOTSUP, std::string(FsTypeName(type)) + ": " + *why);
   std::unique_ptr<ScratchFs> fs(new ScratchFs);

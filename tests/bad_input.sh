@@ -4,11 +4,14 @@
 # nothing left behind: no new run directory, mount, loop device, cgroup or process.
 #
 # Usage: tests/bad_input.sh PATH/TO/longpin   (as root; exit 77 otherwise)
-# BAD_INPUT_DAMAGED_LOGS=N: how many seeded bit flips of a real expected log `verify` must refuse (default 50).
+# BAD_INPUT_DAMAGED_LOGS=N: seeded bit flips of a real expected log that `verify` must refuse (default 50).
 set -u
 
 LONGPIN=${1:?usage: $0 PATH/TO/longpin}
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (scratch filesystems, loop devices, power-cut state)"; exit 77; }
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: needs root (scratch filesystems, loop devices, power-cut state)"
+  exit 77
+fi
 [ -x "$LONGPIN" ] || { echo "FAIL: $LONGPIN is not an executable"; exit 1; }
 
 TMP=$(mktemp -d /var/tmp/bad-input-of-longpin.XXXXXX) || exit 1
@@ -59,12 +62,14 @@ check() {
   local left
   left=$(pgrep -s "$pid" 2>/dev/null | tr '\n' ' ')
   [ -z "$left" ] || why+=("processes left: $left")
-  [ "$(ls -A "$WORK")" = "$before_dirs" ] || why+=("left in the work directory: $(ls -A "$WORK" | tr '\n' ' ')")
+  [ "$(ls -A "$WORK")" = "$before_dirs" ] ||
+    why+=("left in the work directory: $(ls -A "$WORK" | tr '\n' ' ')")
   left=$(default_run_dirs_of "$pid")
   [ -z "$left" ] || why+=("left a run directory: $left")
   [ "$(loops_of_ours)" = "$before_loops" ] || why+=("loop device left: $(loops_of_ours | tr '\n' ' ')")
   [ "$(mounts_of_ours)" = "$before_mounts" ] || why+=("mount left: $(mounts_of_ours | tr '\n' ' ')")
-  [ "$(cgroups)" = "$before_cgroups" ] || why+=("cgroup left: $(comm -13 <(echo "$before_cgroups") <(cgroups) | tr '\n' ' ')")
+  [ "$(cgroups)" = "$before_cgroups" ] ||
+    why+=("cgroup left: $(comm -13 <(echo "$before_cgroups") <(cgroups) | tr '\n' ' ')")
   if [ ${#why[@]} = 0 ]; then
     echo "PASS $name"
   else

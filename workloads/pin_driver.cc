@@ -60,7 +60,8 @@ void RunPinDriver(WorkloadContext& ctx, Pinner& pinner, uint8_t pinner_index, in
     }();
     if (!s.ok()) {
       // The pages may still be held: no unpin record, so the oracle never promises this window's DMA writes
-      // (a sync only promises writes of windows released before it). The phase's errors make the run an error.
+      // (a sync only promises writes of windows released before it). The phase's errors make the run an
+      // error.
       tally->dma.errors[std::string("unpin ") + std::string(ErrnoName(s.err()))]++;
       return;
     }

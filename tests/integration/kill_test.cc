@@ -34,16 +34,17 @@ std::vector<std::string> ProcessesNaming(const std::string& dir) {
 }
 
 struct KillCase {
-  std::string name;     // the test's name
-  std::string pinner;   // skips when this pinner cannot run here
-  std::string fs;       // skips when this filesystem cannot be tested here; "" for a memory mapping
+  std::string name;    // the test's name
+  std::string pinner;  // skips when this pinner cannot run here
+  std::string fs;      // skips when this filesystem cannot be tested here; "" for a memory mapping
   std::vector<std::string> args;
 };
 
 class KillNine : public ::testing::TestWithParam<KillCase> {};
 
 // SIGKILL inside the pinned phase (--phases pinned: it starts once the target is set up): the process is
-// reaped within seconds, and nothing it made outlives it but its run directory, which `longpin cleanup` removes.
+// reaped within seconds, and nothing it made outlives it but its run directory, which `longpin cleanup`
+// removes.
 TEST_P(KillNine, DuringThePinnedPhaseIsReapedAndLeavesNothing) {
   const KillCase& c = GetParam();
   if (auto why = c.fs.empty() ? NeedRoot() : NeedFs(c.fs)) GTEST_SKIP() << *why;
@@ -76,7 +77,8 @@ TEST_P(KillNine, DuringThePinnedPhaseIsReapedAndLeavesNothing) {
 }
 
 std::vector<std::string> PinnedPhase(const std::string& pinner, std::vector<std::string> more) {
-  std::vector<std::string> args = {"--phases", "pinned", "--pinner", pinner, "--duration", "20s", "--size", "16M"};
+  std::vector<std::string> args = {"--phases",   "pinned", "--pinner", pinner,
+                                   "--duration", "20s",    "--size",   "16M"};
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
@@ -87,12 +89,16 @@ INSTANTIATE_TEST_SUITE_P(
         KillCase{"Vmsplice", "vmsplice", "ext4", PinnedPhase("vmsplice", {})},
         KillCase{"Odirect", "odirect", "ext4", PinnedPhase("odirect", {"--writers", "cpu:1,dma:1"})},
         KillCase{"ProcessVm", "process-vm", "ext4", PinnedPhase("process-vm", {"--writers", "cpu:1,dma:1"})},
-        KillCase{"IoUringMemfd", "io_uring", "", PinnedPhase("io_uring", {"--mapping", "memfd", "--writers", "cpu:1,dma:1"})},
+        KillCase{"IoUringMemfd", "io_uring", "",
+                 PinnedPhase("io_uring", {"--mapping", "memfd", "--writers", "cpu:1,dma:1"})},
         KillCase{"Fuse", "fuse", "ext4", PinnedPhase("fuse", {"--writers", "cpu:1,dma:1"})},
-        KillCase{"FuseHeldRead", "fuse", "ext4", PinnedPhase("fuse", {"--writers", "cpu:1,dma:1", "--pin-hold", "2s"})},
-        KillCase{"FuseRaceScript", "fuse", "ext4",
-                 {"--pinner", "fuse", "--race", "pin,store,sync,dma-start,wait:30s,dma-finish,sync,verify", "--size",
-                  "16M", "--duration", "20s"}}),
+        KillCase{"FuseHeldRead", "fuse", "ext4",
+                 PinnedPhase("fuse", {"--writers", "cpu:1,dma:1", "--pin-hold", "2s"})},
+        KillCase{"FuseRaceScript",
+                 "fuse",
+                 "ext4",
+                 {"--pinner", "fuse", "--race", "pin,store,sync,dma-start,wait:30s,dma-finish,sync,verify",
+                  "--size", "16M", "--duration", "20s"}}),
     [](const auto& param) { return param.param.name; });
 
 }  // namespace
