@@ -31,10 +31,6 @@ failures=0
 loops_of_ours() { losetup -a 2>/dev/null | grep -F -e "$TMP" -e "${SHM:-$TMP}" | sort; }
 mounts_of_ours() { findmnt -rn -o TARGET 2>/dev/null | grep -F -e "$TMP" -e "${SHM:-$TMP}" | sort; }
 cgroups() { ls -d /sys/fs/cgroup/longpin-* 2>/dev/null | sort; }
-# A run directory under the default work directory whose owner marker names the given process.
-default_run_dirs_of() {
-  grep -lsx "longpin pid=$1 start=.*" /var/tmp/longpin/run-*/owner 2>/dev/null
-}
 
 # check NAME EXIT_CODE STDERR_LINES ARGS...: runs longpin ARGS in a session of its own and checks it.
 check() {
@@ -45,27 +41,22 @@ check() {
   before_loops=$(loops_of_ours)
   before_mounts=$(mounts_of_ours)
   before_cgroups=$(cgroups)
-  # Not a process group leader, so setsid execs longpin itself: its pid is its session's id.
-  setsid "$LONGPIN" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null &
-  local pid=$! rc
-  (sleep 120 && kill -9 "$pid" 2>/dev/null) &
-  local guard=$!
-  wait "$pid"
+  # Not a process group leader, so setsid execs timeout itself: its pid is the session's id, and longpin and
+  # whatever it forks stay in that session.
+  setsid timeout -s KILL 120 "$LONGPIN" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null &
+  local sid=$! rc
+  wait "$sid"
   rc=$?
-  kill "$guard" 2>/dev/null
-  wait "$guard" 2>/dev/null
   local why=() lines
   lines=$(wc -l <"$TMP/err")
   [ "$rc" = "$want_rc" ] || why+=("exit $rc, want $want_rc")
   [ "$lines" = "$want_lines" ] || why+=("$lines lines on stderr, want $want_lines")
   if grep -q "terminate called\|Assertion\|Sanitizer" "$TMP/err"; then why+=("crashed"); fi
   local left
-  left=$(pgrep -s "$pid" 2>/dev/null | tr '\n' ' ')
+  left=$(pgrep -s "$sid" 2>/dev/null | tr '\n' ' ')
   [ -z "$left" ] || why+=("processes left: $left")
   [ "$(ls -A "$WORK")" = "$before_dirs" ] ||
     why+=("left in the work directory: $(ls -A "$WORK" | tr '\n' ' ')")
-  left=$(default_run_dirs_of "$pid")
-  [ -z "$left" ] || why+=("left a run directory: $left")
   [ "$(loops_of_ours)" = "$before_loops" ] || why+=("loop device left: $(loops_of_ours | tr '\n' ' ')")
   [ "$(mounts_of_ours)" = "$before_mounts" ] || why+=("mount left: $(mounts_of_ours | tr '\n' ' ')")
   [ "$(cgroups)" = "$before_cgroups" ] ||
