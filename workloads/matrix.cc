@@ -13,10 +13,12 @@
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "pinners/kernel_rules.h"
+#include "pinners/pinner.h"
 #include "workloads/cli/run_options.h"
 #include "workloads/job_file.h"
 #include "workloads/report_formats.h"
 #include "workloads/run.h"
+#include "workloads/target.h"
 
 namespace longpin {
 namespace {
@@ -327,6 +329,19 @@ int MatrixCommand(const MatrixOptions& given) {
     std::fprintf(stderr, "longpin: matrix: every list needs at least one entry\n");
     return kExitUsage;
   }
+  // Names are checked before anything runs: a typo is the user's to fix, not a cell that could not run.
+  auto unknown = [](const char* option, const std::string& name, const char* known) {
+    std::fprintf(stderr, "longpin: matrix %s %s: unknown (%s)\n", option, name.c_str(), known);
+    return kExitUsage;
+  };
+  for (const auto& p : SplitList(o.pinners))
+    if (p != "none" && !FindPinner(p)) return unknown("--pinners", p, "see `longpin list pinners`");
+  for (const auto& f : SplitList(o.filesystems))
+    if (f.rfind("dir:", 0) != 0 && !ParseFsType(f)) return unknown("--fs", f, "ext4, xfs, btrfs, f2fs or dir:PATH");
+  for (const auto& m : SplitList(o.mappings))
+    if (!ParseMapping(m)) return unknown("--mappings", m, "shared, private, memfd, thp, hugetlb");
+  for (const auto& y : SplitList(o.syncs))
+    if (!ParseSyncOpName(y)) return unknown("--sync", y, "fsync, fdatasync, msync, sync_file_range, syncfs");
   for (const auto& k : kernels)
     if (auto err = CheckKernelName(k)) {
       std::fprintf(stderr, "longpin: matrix --kernels: %s\n", err->c_str());
