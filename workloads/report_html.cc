@@ -910,6 +910,17 @@ std::string OutcomeClass(std::string_view outcome) {
   return "error";
 }
 
+// A matrix cell's colour: what its kernel's rule says wins over the bare outcome (an expected refusal is a pass,
+// an unexpected grant a fail).
+std::string CellClass(const json& cell) {
+  const json& expected = Member(cell, "as_expected");
+  const std::string outcome = TextAt(cell, "outcome", TextAt(Member(cell, "report"), "verdict", "no outcome"));
+  const std::string css = OutcomeClass(outcome);
+  if (expected.is_boolean() && !expected.get<bool>()) return "fail";
+  if (expected.is_boolean() && css == "skip" && outcome.rfind("refused", 0) == 0) return "pass";
+  return css;
+}
+
 // p99 of the phase's busiest sync op, "-" when it had none.
 std::string PhaseP99(const json& run, std::string_view phase_name) {
   const json& phases = Member(run, "phases");
@@ -934,9 +945,13 @@ std::string MatrixSection(const json& doc) {
   // Rows: what pins what (pinner, mapping); columns: where it lands (filesystem, sync op); first-seen order.
   std::vector<std::string> rows, columns;
   std::map<std::pair<std::string, std::string>, std::vector<size_t>> at;
+  // Several kernels: each kernel is a group of columns, so one row compares them side by side.
+  std::set<std::string> kernels;
+  for (const auto& cell : cells) kernels.insert(TextAt(cell, "kernel_name"));
   for (size_t i = 0; i < cells.size(); ++i) {
     std::string row = TextAt(cells[i], "pinner", "?") + " · " + TextAt(cells[i], "mapping", "?");
     std::string column = TextAt(cells[i], "fs", "?") + " · " + TextAt(cells[i], "sync", "?");
+    if (kernels.size() > 1) column = TextAt(cells[i], "kernel_name") + " · " + column;
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     if (std::find(columns.begin(), columns.end(), column) == columns.end()) columns.push_back(column);
     at[{row, column}].push_back(i);
@@ -958,14 +973,16 @@ std::string MatrixSection(const json& doc) {
       for (size_t i : it->second) {
         const json& cell = cells[i];
         const json& run = Member(cell, "report");
-        std::string outcome = TextAt(cell, "outcome", TextAt(run, "verdict", "no outcome"));
-        std::string css = OutcomeClass(outcome);
+        std::string outcome = report_detail::MarkedCellOutcome(cell);
+        std::string css = CellClass(cell);
         ++tally[css];
-        // The matrix's own p99 columns when it wrote them, else from the cell's run.
-        std::string p99_baseline = TextAt(cell, "p99_baseline", PhaseP99(run, "baseline"));
-        std::string p99_pinned = TextAt(cell, "p99_pinned", PhaseP99(run, "pinned"));
-        out += fmt::format("<a class=\"cell {}\" href=\"#cell-{}\">{}<br><small>p99 {} → {}</small></a>", css,
-                           i, Esc(outcome), Esc(p99_baseline), Esc(p99_pinned));
+        // The pinned/baseline ratio with its interval; documents of older versions had two bare p99s.
+        std::string latency = TextAt(cell, "comparison");
+        if (latency.empty())
+          latency = "p99 " + TextAt(cell, "p99_baseline", PhaseP99(run, "baseline")) + " → " +
+                    TextAt(cell, "p99_pinned", PhaseP99(run, "pinned"));
+        out += fmt::format("<a class=\"cell {}\" href=\"#cell-{}\">{}<br><small>{}</small></a>", css, i,
+                           Esc(outcome), Esc(latency));
       }
       out += "</td>";
     }
@@ -975,17 +992,20 @@ std::string MatrixSection(const json& doc) {
   out += fmt::format(
       "<p class=\"legend\"><span class=\"cell pass\">pass {}</span> <span class=\"cell fail\">fail {}</span> "
       "<span class=\"cell skip\">skipped or refused {}</span> <span class=\"cell error\">error {}</span> "
-      "<small>(p99: baseline → pinned)</small></p>\n",
+      "<small>(fsync p99 pinned/baseline with its 95% interval)</small></p>\n",
       tally["pass"], tally["fail"], tally["skip"], tally["error"]);
   for (size_t i = 0; i < cells.size(); ++i) {
     const json& cell = cells[i];
     std::string name = fmt::format("{} / {} / {} / {}", TextAt(cell, "pinner", "?"), TextAt(cell, "fs", "?"),
                                    TextAt(cell, "mapping", "?"), TextAt(cell, "sync", "?"));
-    std::string outcome = TextAt(cell, "outcome", TextAt(Member(cell, "report"), "verdict", "no outcome"));
+    if (!TextAt(cell, "kernel_name").empty())
+      name += " on " + TextAt(cell, "kernel_name") + " " + TextAt(cell, "kernel");
     out += fmt::format(
         "<details class=\"cell-report\" id=\"cell-{}\"><summary><span class=\"cell {}\">{}</span> {}"
         "</summary>\n",
-        i, OutcomeClass(outcome), Esc(outcome), Esc(name));
+        i, CellClass(cell), Esc(report_detail::MarkedCellOutcome(cell)), Esc(name));
+    if (!TextAt(cell, "judgement").empty())
+      out += "<p>" + Esc("kernel rules: " + TextAt(cell, "judgement")) + "</p>\n";
     const json& run = Member(cell, "report");
     out += run.is_object() ? RunSection(run) : "<p class=\"muted\">No run report for this cell.</p>\n";
     out += "</details>\n";
