@@ -40,6 +40,9 @@ struct KillCase {
   std::vector<std::string> args;
 };
 
+// gtest prints a parameter by its name, not its bytes.
+void PrintTo(const KillCase& c, std::ostream* os) { *os << c.name; }
+
 class KillNine : public ::testing::TestWithParam<KillCase> {};
 
 // SIGKILL inside the pinned phase (--phases pinned: it starts once the target is set up): the process is

@@ -268,6 +268,13 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   for (const auto& [option, path] : {std::pair<const char*, std::string>{"--json", cfg.json_path}, {"--junit", out.junit},
                                      {"--html", out.html}})
     if (auto err = CheckOutputPath(option, path)) return UsageError(*err);
+  // A huge-page mapping this machine cannot give is found here, before a run directory exists, by the check
+  // `longpin list mappings` prints (a hugetlb target larger than the free pages is still found by the run).
+  if (cfg.mapping == MappingKind::kHugetlb || cfg.mapping == MappingKind::kThp)
+    if (auto why = MappingHere(cfg.mapping).why_not) {
+      std::fprintf(stderr, "longpin: --mapping %s: %s\n", MappingName(cfg.mapping), why->c_str());
+      return kExitCannotRun;
+    }
   const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
   if (scratch && ::geteuid() != 0)
     return std::fprintf(stderr, "longpin: --fs %s needs root (loop device and mount); use --fs dir:PATH\n",
