@@ -5,27 +5,29 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "core/expected_log.h"
 
 namespace {
 
-// One file per fuzzing process, rewritten for each input: the reader takes a path.
-const std::string& InputPath() {
-  static const std::string path = [] {
-    char tmpl[] = "/tmp/longpin-fuzz-log-XXXXXX";
-    const int fd = ::mkstemp(tmpl);
-    if (fd >= 0) ::close(fd);
-    return std::string(tmpl);
-  }();
-  return path;
-}
+// One file per fuzzing process, rewritten for each input: the reader takes a path. A plain array, so that the
+// atexit handler never reads a destroyed string (libFuzzer ends a clean run with exit()).
+char g_path[] = "/tmp/longpin-fuzz-log-XXXXXX";
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const int fd = ::mkstemp(g_path);
+  if (fd < 0) std::abort();
+  ::close(fd);
+  std::atexit([] { ::unlink(g_path); });
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string& path = InputPath();
+  const std::string path = g_path;
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return 0;
   if (size) std::fwrite(data, 1, size, f);

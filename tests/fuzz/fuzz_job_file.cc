@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "workloads/cli/run_options.h"
@@ -15,20 +16,22 @@
 
 namespace {
 
-const std::string& JobPath() {
-  static const std::string path = [] {
-    char tmpl[] = "/tmp/longpin-fuzz-job-XXXXXX.toml";
-    const int fd = ::mkstemps(tmpl, 5);
-    if (fd >= 0) ::close(fd);
-    return std::string(tmpl);
-  }();
-  return path;
-}
+// One file per fuzzing process, rewritten for each input. A plain array, so that the atexit handler never
+// reads a destroyed string (libFuzzer ends a clean run with exit()).
+char g_path[] = "/tmp/longpin-fuzz-job-XXXXXX.toml";
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  const int fd = ::mkstemps(g_path, 5);
+  if (fd < 0) std::abort();
+  ::close(fd);
+  std::atexit([] { ::unlink(g_path); });
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string& path = JobPath();
+  const std::string path = g_path;
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return 0;
   if (size) std::fwrite(data, 1, size, f);

@@ -1,33 +1,41 @@
 // libFuzzer target: the state.json reader of two-phase runs (workloads/run_state.h ReadRunState) on arbitrary
 // file contents: a state or an error (ENOENT, EBADMSG, EINVAL), never a crash or an uncaught exception.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "workloads/run_state.h"
 
 namespace {
 
-const std::string& StateDir() {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/longpin-fuzz-state-XXXXXX";
-    return std::string(::mkdtemp(tmpl) ? tmpl : "/tmp");
-  }();
-  return dir;
-}
+// One directory per fuzzing process; its state.json is rewritten for each input. Plain arrays, so that the
+// atexit handler never reads a destroyed string (libFuzzer ends a clean run with exit()).
+char g_dir[] = "/tmp/longpin-fuzz-state-XXXXXX";
+char g_file[sizeof(g_dir) + sizeof("/state.json")];
 
 }  // namespace
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  if (!::mkdtemp(g_dir)) std::abort();
+  std::snprintf(g_file, sizeof(g_file), "%s/state.json", g_dir);
+  std::atexit([] {
+    ::unlink(g_file);
+    ::rmdir(g_dir);
+  });
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string path = StateDir() + "/state.json";
-  FILE* f = std::fopen(path.c_str(), "wb");
+  FILE* f = std::fopen(g_file, "wb");
   if (!f) return 0;
   if (size) std::fwrite(data, 1, size, f);
   std::fclose(f);
-  auto state = longpin::ReadRunState(StateDir());
+  auto state = longpin::ReadRunState(g_dir);
   if (!state.ok() && state.status().err() == 0) __builtin_trap();
   return 0;
 }
