@@ -393,7 +393,8 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       if (!s.ok()) report.notes.push_back("cleanup: " + s.message());
       log_writes.reset();
     }
-    if (!cfg.keep && (report.verdict == "pass" || report.verdict == "interrupted")) {
+    // A skip ran nothing worth keeping: what could not run here leaves nothing behind, like a pass.
+    if (!cfg.keep && (report.verdict == "pass" || report.verdict == "interrupted" || report.verdict == "skip")) {
       if (Status s = run_dir.Remove(); !s.ok()) report.notes.push_back("cleanup: " + s.message());
       if (cfg.state_dir.empty()) report.expected_log_path.clear();
     } else if (!report.expected_log_path.empty()) {
@@ -888,6 +889,13 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     report.comparison = CompareLatency(op, base_sync, pinned_sync, report.seed);
     report.rounds = cfg.rounds;
   }
+  {  // `longpin list` shows the pin kind this kernel gave the pinner, kept when every pinned phase agrees
+    std::string kind;
+    for (const auto& ph : report.phases)
+      if (ph.pins.pinner != "none")
+        kind = kind.empty() || kind == MeasuredReference(ph.pins) ? MeasuredReference(ph.pins) : "unclear";
+    RecordMeasuredPinKind(cfg.pinner, kind, report.kernel);
+  }
   ConcludeVerdict(report);
   if (report.interrupted) {
     // What ran was checked, but what did not run cannot pass: the verdict says so in every format. A failure
@@ -896,13 +904,6 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
       report.verdict = "interrupted";
       report.exit_code = kExitInterrupted;
     }
-  {  // `longpin list` shows the pin kind this kernel gave the pinner, kept when every pinned phase agrees
-    std::string kind;
-    for (const auto& ph : report.phases)
-      if (ph.pins.pinner != "none")
-        kind = kind.empty() || kind == MeasuredReference(ph.pins) ? MeasuredReference(ph.pins) : "unclear";
-    RecordMeasuredPinKind(cfg.pinner, kind, report.kernel);
-  }
     report.reasons.push_back("interrupted by a signal: phases after the interruption did not run");
   }
   return finish();
