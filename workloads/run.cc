@@ -773,12 +773,26 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     PinCounterSnapshot after = ReadPinCounters();
     if (run_pins_before.available && run_pins_before.refreshed && after.refreshed) {
       report.pin_balance_checked = true;
-      for (int i = 0; i < 10; ++i) {
+      // Other processes' pins in flight (O_DIRECT of a qemu, another test) show as a gap too: while the
+      // counters keep moving, a gap is only a leak if it outlasts a moment of balance, looked for over 3 s.
+      // A gap that never settles on a busy machine is reported as unclear, never as the kernel's leak.
+      bool others_pinning = false;
+      for (int i = 0; i < 30; ++i) {
         report.pin_leak_pages = int64_t(after.acquired - run_pins_before.acquired) -
                                 int64_t(after.released - run_pins_before.released);
         if (report.pin_leak_pages <= 0) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        after = ReadPinCounters();
+        PinCounterSnapshot next = ReadPinCounters();
+        if (next.acquired != after.acquired) others_pinning = true;
+        after = next;
+        if (i >= 9 && !others_pinning) break;  // a quiet second: the gap is ours
+      }
+      if (report.pin_leak_pages > 0 && others_pinning) {
+        report.notes.push_back("pin balance unclear: " + std::to_string(report.pin_leak_pages) +
+                               " pages of the system-wide nr_foll_pin counters outstanding while other processes "
+                               "kept pinning pages; not judged as a leak");
+        report.pin_leak_pages = 0;
+        report.pin_balance_checked = false;
       }
     }
   }
