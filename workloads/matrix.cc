@@ -32,13 +32,19 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-bool InMemory(const std::string& mapping) { return mapping == "memfd" || mapping == "thp" || mapping == "hugetlb"; }
+bool InMemory(const std::string& mapping) {
+  return mapping == "memfd" || mapping == "thp" || mapping == "hugetlb";
+}
 
 // Pinners whose hold a DMA writer can write through (Pinner::can_write), without creating one.
-bool PinnerWrites(const std::string& pinner) { return pinner != "none" && pinner != "vmsplice"; }
+bool PinnerWrites(const std::string& pinner) {
+  return pinner != "none" && pinner != "vmsplice";
+}
 // Pinners that hold pages only while one of their IOs is in flight (Pinner::holds_per_io): without a DMA
 // writer they never pin, and the cell would judge nothing.
-bool PinsPerIo(const std::string& pinner) { return pinner == "odirect" || pinner == "fuse" || pinner == "process-vm"; }
+bool PinsPerIo(const std::string& pinner) {
+  return pinner == "odirect" || pinner == "fuse" || pinner == "process-vm";
+}
 
 struct Cell {
   std::string pinner, fs, mapping, sync;
@@ -46,8 +52,10 @@ struct Cell {
 
 std::string FormatLatency(uint64_t ns) {
   char buf[32];
-  if (ns < 1000000) std::snprintf(buf, sizeof buf, "%.0f us", double(ns) / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.1f ms", double(ns) / 1e6);
+  if (ns < 1000000)
+    std::snprintf(buf, sizeof buf, "%.0f us", double(ns) / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f ms", double(ns) / 1e6);
   return buf;
 }
 
@@ -93,19 +101,21 @@ std::string KernelRelease() {
 }
 
 // The cell's RunConfig: the preset (if any) under the cell's own coordinates and the matrix's run options.
-std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string& preset, const Cell& c, RunConfig* cfg,
-                                      bool* usage_error) {
+std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string& preset, const Cell& c,
+                                      RunConfig* cfg, bool* usage_error) {
   CLI::App app;
   RunOptionText text;
   AddRunOptions(app, *cfg, text);
-  std::vector<std::string> args = {"longpin-matrix-cell", "--pinner", c.pinner, "--mapping", c.mapping,
-                                   "--sync",              c.sync,     "--duration", o.duration, "--size",
-                                   o.size,                "--quiet"};
+  std::vector<std::string> args = {
+      "longpin-matrix-cell", "--pinner", c.pinner, "--mapping", c.mapping, "--sync", c.sync,
+      "--duration",          o.duration, "--size", o.size,      "--quiet"};
   // A memory mapping (memfd, thp, hugetlb) lives on no filesystem under test: its cells name none.
   if (!InMemory(c.mapping)) args.insert(args.end(), {"--fs", c.fs});
   std::string writers = o.writers;
-  if (writers.empty() && c.mapping == "private") writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
-  else if (writers.empty() && PinsPerIo(c.pinner)) writers = "cpu:2,pwrite:1,dma:1";
+  if (writers.empty() && c.mapping == "private")
+    writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
+  else if (writers.empty() && PinsPerIo(c.pinner))
+    writers = "cpu:2,pwrite:1,dma:1";
   for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--workdir", o.workdir},
                                     {"--writers", writers},
                                     {"--rate", o.rate},
@@ -134,11 +144,20 @@ std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string&
 }
 
 nlohmann::json CellJson(const Cell& c, const std::string& kernel_name, const std::string& release) {
-  return {{"pinner", c.pinner},       {"fs", c.fs},       {"mapping", c.mapping},
-          {"sync", c.sync},           {"kernel_name", kernel_name}, {"kernel", release},
-          {"outcome", "skipped: not run"}, {"pin_outcome", ""}, {"rule", nullptr},
-          {"as_expected", nullptr},   {"judgement", "not judged"}, {"comparison", "-"},
-          {"p99_baseline", "-"},      {"p99_pinned", "-"}};
+  return {{"pinner", c.pinner},
+          {"fs", c.fs},
+          {"mapping", c.mapping},
+          {"sync", c.sync},
+          {"kernel_name", kernel_name},
+          {"kernel", release},
+          {"outcome", "skipped: not run"},
+          {"pin_outcome", ""},
+          {"rule", nullptr},
+          {"as_expected", nullptr},
+          {"judgement", "not judged"},
+          {"comparison", "-"},
+          {"p99_baseline", "-"},
+          {"p99_pinned", "-"}};
 }
 
 // Marks the cell by the kernel's rules: only a pin that was tried is judged.
@@ -170,7 +189,8 @@ bool WriteText(const std::string& path, const std::string& text) {
   return bool(f);
 }
 
-nlohmann::json MatrixDocument(const nlohmann::json& cells, const nlohmann::json& kernels, const std::string& workload) {
+nlohmann::json MatrixDocument(const nlohmann::json& cells, const nlohmann::json& kernels,
+                              const std::string& workload) {
   nlohmann::json doc = {{"schema_version", 1}, {"kind", "matrix"}, {"kernels", kernels}, {"cells", cells}};
   if (!workload.empty()) doc["workload"] = workload;
   return doc;
@@ -182,8 +202,10 @@ int Emit(const nlohmann::json& doc, const MatrixOptions& o) {
   if (!o.junit.empty()) WriteText(o.junit, RenderJUnit(doc));
   if (!o.html.empty()) WriteText(o.html, RenderHtml(doc));
   if (!o.kcidb.empty()) WriteText(o.kcidb, RenderKcidb(doc));
-  if (o.ktap) std::fputs(RenderKtap(doc).c_str(), stdout);
-  else std::fputs(MatrixTable(doc).c_str(), stdout);
+  if (o.ktap)
+    std::fputs(RenderKtap(doc).c_str(), stdout);
+  else
+    std::fputs(MatrixTable(doc).c_str(), stdout);
   std::fflush(stdout);
   return MatrixExitCode(doc);
 }
@@ -202,9 +224,9 @@ std::optional<KernelRules> LoadRules(const MatrixOptions& o, std::string* error)
 }
 
 // Runs this host's cells in this process.
-int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells, const std::vector<RunConfig>& configs,
-                 const std::vector<std::string>& skipped, const KernelRules& rules, nlohmann::json& out,
-                 const nlohmann::json& kernels) {
+int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells,
+                 const std::vector<RunConfig>& configs, const std::vector<std::string>& skipped,
+                 const KernelRules& rules, nlohmann::json& out, const nlohmann::json& kernels) {
   const std::string release = KernelRelease();
   const size_t first = out.size();
   for (const auto& c : cells) out.push_back(CellJson(c, "host", release));
@@ -236,13 +258,13 @@ int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells, const s
     std::string measured;
     for (const auto& p : r.phases)
       if (p.name == "pinned") measured = MeasuredReference(p.pins);
-    Judge(cell, cells[i], rules, o.pin_access, configs[i].workdir.empty() ? DefaultWorkBase() : configs[i].workdir,
-          measured);
+    Judge(cell, cells[i], rules, o.pin_access,
+          configs[i].workdir.empty() ? DefaultWorkBase() : configs[i].workdir, measured);
     cell["report"] = nlohmann::json::parse(RenderJson(r));
     if (!o.quiet && !o.ktap)
-      std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n", o.kernels == "host" ? "" : "[host] ", i + 1,
-                   cells.size(), cells[i].pinner.c_str(),
-                   cells[i].fs.c_str(), cells[i].mapping.c_str(), cells[i].sync.c_str(),
+      std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n", o.kernels == "host" ? "" : "[host] ",
+                   i + 1, cells.size(), cells[i].pinner.c_str(), cells[i].fs.c_str(),
+                   cells[i].mapping.c_str(), cells[i].sync.c_str(),
                    cell["outcome"].get<std::string>().c_str(), cell["judgement"].get<std::string>().c_str());
   }
   SetAbandonHook({});
@@ -287,22 +309,27 @@ std::string PinOutcome(const RunReport& r) {
 
 void AddMatrixOptions(CLI::App& m, MatrixOptions& o) {
   m.add_option("--pinners", o.pinners, "Pinners, comma separated (see `longpin list`). Default vmsplice");
-  m.add_option("--fs", o.filesystems, "Filesystems, comma separated (ext4, xfs, btrfs, f2fs, dir:PATH). Default ext4");
-  m.add_option("--mappings", o.mappings,
-               "Mappings, comma separated (shared, private, memfd, thp, hugetlb). Default shared. A memory mapping "
-               "(memfd, thp, hugetlb) is one cell per pinner and sync op, on no filesystem");
+  m.add_option("--fs", o.filesystems,
+               "Filesystems, comma separated (ext4, xfs, btrfs, f2fs, dir:PATH). Default ext4");
+  m.add_option(
+      "--mappings", o.mappings,
+      "Mappings, comma separated (shared, private, memfd, thp, hugetlb). Default shared. A memory mapping "
+      "(memfd, thp, hugetlb) is one cell per pinner and sync op, on no filesystem");
   m.add_option("--sync", o.syncs,
                "Sync ops, comma separated (fsync, fdatasync, msync, sync_file_range, syncfs). Default fsync");
-  m.add_option("--kernels", o.kernels,
-               "Kernels, comma separated: host, debian-6.1, debian-6.12, or a path to a bzImage. Each guest kernel "
-               "boots once under vm/run and runs all its cells. Default host");
-  m.add_option("--rules", o.rules, "Kernel rules file (TOML) the cells are judged by. Default: the shipped one");
+  m.add_option(
+      "--kernels", o.kernels,
+      "Kernels, comma separated: host, debian-6.1, debian-6.12, or a path to a bzImage. Each guest kernel "
+      "boots once under vm/run and runs all its cells. Default host");
+  m.add_option("--rules", o.rules,
+               "Kernel rules file (TOML) the cells are judged by. Default: the shipped one");
   m.add_option("--workload", o.workload, "A preset applied to every cell (`longpin list workloads`)");
   m.add_option("--duration", o.duration, "Duration of each phase of each cell. Default 2s");
   m.add_option("--size", o.size, "Target size of each cell. Default 64M");
-  m.add_option("--writers", o.writers,
-               "Writers of every cell (cpu:N,pwrite:N,dma:N). Default: the run's, and cpu:2,dma:1 on a private "
-               "mapping (pwrite would write the file, which a private mapping does not show)");
+  m.add_option(
+      "--writers", o.writers,
+      "Writers of every cell (cpu:N,pwrite:N,dma:N). Default: the run's, and cpu:2,dma:1 on a private "
+      "mapping (pwrite would write the file, which a private mapping does not show)");
   m.add_option("--rate", o.rate, "Writes per second per writer in every cell (see run --rate)");
   m.add_option("--rounds", o.rounds, "Baseline/pinned rounds of every cell (see run --rounds)");
   m.add_option("--pin-access", o.pin_access, "rw or ro pins in every cell (see run --pin-access)");
@@ -337,7 +364,8 @@ int MatrixCommand(const MatrixOptions& given) {
   for (const auto& p : SplitList(o.pinners))
     if (p != "none" && !FindPinner(p)) return unknown("--pinners", p, "see `longpin list pinners`");
   for (const auto& f : SplitList(o.filesystems))
-    if (f.rfind("dir:", 0) != 0 && !ParseFsType(f)) return unknown("--fs", f, "ext4, xfs, btrfs, f2fs or dir:PATH");
+    if (f.rfind("dir:", 0) != 0 && !ParseFsType(f))
+      return unknown("--fs", f, "ext4, xfs, btrfs, f2fs or dir:PATH");
   for (const auto& m : SplitList(o.mappings))
     if (!ParseMapping(m)) return unknown("--mappings", m, "shared, private, memfd, thp, hugetlb");
   for (const auto& y : SplitList(o.syncs))
@@ -384,8 +412,9 @@ int MatrixCommand(const MatrixOptions& given) {
   const bool on_host = std::find(kernels.begin(), kernels.end(), "host") != kernels.end();
   if (on_host && any_scratch) {
     if (::geteuid() != 0) {
-      std::fprintf(stderr,
-                   "longpin: matrix: scratch filesystems need root (loop device and mount); use --fs dir:PATH\n");
+      std::fprintf(
+          stderr,
+          "longpin: matrix: scratch filesystems need root (loop device and mount); use --fs dir:PATH\n");
       return kExitCannotRun;
     }
     if (Status s = EnterPrivateMountNamespace(); !s.ok()) {
@@ -406,16 +435,19 @@ int MatrixCommand(const MatrixOptions& given) {
   for (size_t ki = 0; ki < kernels.size(); ++ki) {
     if (kernels[ki] == "host") continue;
     if (!o.quiet && !o.ktap)
-      std::fprintf(stderr, "kernel %s: booting under vm/run for %zu cells\n", kernels[ki].c_str(), cells.size());
+      std::fprintf(stderr, "kernel %s: booting under vm/run for %zu cells\n", kernels[ki].c_str(),
+                   cells.size());
     threads.emplace_back([&guests, &kernels, &o, ki] { guests[ki] = RunMatrixInGuest(kernels[ki], o); });
   }
   nlohmann::json host_cells = nlohmann::json::array();
   if (on_host) RunHostCells(o, cells, configs, skipped, *rules, host_cells, kernel_list);
   for (auto& t : threads) t.join();
-  // A kernel that cannot be had or does not boot is the user's to fix: one line, its exit code, nothing judged.
+  // A kernel that cannot be had or does not boot is the user's to fix: one line, its exit code, nothing
+  // judged.
   for (size_t ki = 0; ki < kernels.size(); ++ki)
     if (guests[ki].exit_code == kExitUsage || guests[ki].exit_code == kExitCannotRun) {
-      std::fprintf(stderr, "longpin: matrix --kernels %s: %s\n", kernels[ki].c_str(), guests[ki].error.c_str());
+      std::fprintf(stderr, "longpin: matrix --kernels %s: %s\n", kernels[ki].c_str(),
+                   guests[ki].error.c_str());
       return guests[ki].exit_code;
     }
   for (size_t ki = 0; ki < kernels.size(); ++ki) {

@@ -3,17 +3,16 @@
 // each under vm/run, where the same matrix runs on the guest kernel), carries on after failing, refused or
 // skipped cells, and judges each cell's pin outcome by the kernel's rules (pinners/kernel-rules.toml): "as
 // expected (rule R)", "UNEXPECTED" (fails the matrix) or "no rule". --json holds
-// {"schema_version": 1, "kind": "matrix", "kernels": [...], "cells": [{pinner, fs, mapping, sync, kernel_name,
-// kernel, outcome, pin_outcome, rule, as_expected, judgement, comparison, report}]} (report: the run's own JSON
-// document), which the JUnit, KTAP, HTML and KCIDB renderers take as it is.
+// {"schema_version": 1, "kind": "matrix", "kernels": [...], "cells": [{pinner, fs, mapping, sync,
+// kernel_name, kernel, outcome, pin_outcome, rule, as_expected, judgement, comparison, report}]} (report: the
+// run's own JSON document), which the JUnit, KTAP, HTML and KCIDB renderers take as it is.
 #pragma once
-
-#include <optional>
-#include <string>
-#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "workloads/run_report.h"
 
@@ -25,14 +24,14 @@ struct MatrixOptions {
   std::string workload;          // a preset applied to every cell (the cell's coordinates override it)
   std::string duration = "2s";   // per phase
   std::string size = "64M";
-  std::string writers;           // empty: the run's default, or cpu:2[,dma:1] on a private mapping
+  std::string writers;  // empty: the run's default, or cpu:2[,dma:1] on a private mapping
   std::string rate, rounds, pin_access, block_size, seed;  // passed to every cell when given
-  std::string rules;             // the kernel rules file (default: the shipped one)
+  std::string rules;                                       // the kernel rules file (default: the shipped one)
   std::string workdir;
   std::string json, junit, html, kcidb;
   bool ktap = false;
   bool quiet = false;
-  bool vm_rdma = false;          // guests get Soft-RoCE (set when rdma is among the pinners)
+  bool vm_rdma = false;  // guests get Soft-RoCE (set when rdma is among the pinners)
 };
 
 void AddMatrixOptions(CLI::App& matrix, MatrixOptions& options);

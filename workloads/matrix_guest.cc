@@ -1,7 +1,7 @@
 // --kernels: the same matrix run on another kernel. The guest boots once under vm/run (the host's root shared
-// read-only, so this very binary and the rules file are there) and runs `longpin matrix` with the same options;
-// its JSON comes back through vm/run's results directory. The guest's progress lines are passed through,
-// prefixed with the kernel's name, so a long qualification is never silent.
+// read-only, so this very binary and the rules file are there) and runs `longpin matrix` with the same
+// options; its JSON comes back through vm/run's results directory. The guest's progress lines are passed
+// through, prefixed with the kernel's name, so a long qualification is never silent.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,7 +33,9 @@ std::string SelfExe() {
   return n > 0 ? std::string(buf, size_t(n)) : std::string();
 }
 
-bool IsExecutable(const std::string& path) { return !path.empty() && ::access(path.c_str(), X_OK) == 0; }
+bool IsExecutable(const std::string& path) {
+  return !path.empty() && ::access(path.c_str(), X_OK) == 0;
+}
 
 size_t CountList(const std::string& s) {
   size_t n = 0;
@@ -46,10 +48,9 @@ size_t CountList(const std::string& s) {
 
 // The guest's own command line: the matrix of these options on the kernel it boots.
 std::vector<std::string> GuestArgs(const MatrixOptions& o, const std::string& json) {
-  std::vector<std::string> a = {SelfExe(),   "matrix", "--kernels", "host",       "--pinners", o.pinners,
-                                "--fs",      o.filesystems, "--mappings", o.mappings, "--sync",
-                                o.syncs,     "--duration",  o.duration,   "--size",     o.size,
-                                "--json",    json};
+  std::vector<std::string> a = {SelfExe(),    "matrix",      "--kernels",  "host",     "--pinners", o.pinners,
+                                "--fs",       o.filesystems, "--mappings", o.mappings, "--sync",    o.syncs,
+                                "--duration", o.duration,    "--size",     o.size,     "--json",    json};
   // The guest's /var/tmp is an overlay that refuses O_TMPFILE (io_uring's source file): its runs go to tmpfs.
   a.insert(a.end(), {"--workdir", o.workdir.empty() ? "/dev/shm" : o.workdir});
   for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--writers", o.writers},
@@ -75,7 +76,8 @@ std::string LastNonEmptyLine(const std::string& path) {
   return last;
 }
 
-// Runs argv with stdout discarded and stderr passed through line by line under `prefix`; keeps the last lines.
+// Runs argv with stdout discarded and stderr passed through line by line under `prefix`; keeps the last
+// lines.
 int RunStreaming(const std::vector<std::string>& argv, const std::string& prefix, bool echo,
                  std::deque<std::string>* tail) {
   int pipefd[2];
@@ -180,8 +182,8 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
   const size_t cells =
       CountList(o.pinners) * (CountList(o.filesystems) + 1) * CountList(o.mappings) * CountList(o.syncs);
   const long timeout = long(180 + double(cells) * (6 * phase + 60));
-  std::vector<std::string> argv = {*vm_run, "--kernel", kernel, "--results", results, "--timeout",
-                                   std::to_string(timeout)};
+  std::vector<std::string> argv = {
+      *vm_run, "--kernel", kernel, "--results", results, "--timeout", std::to_string(timeout)};
   if (o.vm_rdma) argv.push_back("--rdma");
   argv.push_back("--");
   for (auto& a : GuestArgs(o, json)) argv.push_back(std::move(a));
@@ -209,8 +211,8 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
     // No exit code from the guest: it did not boot (or panicked); the console says why.
     g.exit_code = kExitUsage;
     const std::string console = LastNonEmptyLine(results + "/vm-console.log");
-    g.error = "the guest did not boot: " + why + (console.empty() ? "" : "; console: " + console) + " (log kept in " +
-              results + ")";
+    g.error = "the guest did not boot: " + why + (console.empty() ? "" : "; console: " + console) +
+              " (log kept in " + results + ")";
   } else if (rc == kExitUsage || rc == kExitCannotRun) {
     g.exit_code = rc;
     g.error = why;

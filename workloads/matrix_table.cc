@@ -1,6 +1,6 @@
 // The matrix document as a text table, its exit code, and the merge of several documents (other machines,
-// other kernels) into one: all from the JSON document, so that `longpin report` shows a saved or merged matrix
-// exactly as `longpin matrix` printed it.
+// other kernels) into one: all from the JSON document, so that `longpin report` shows a saved or merged
+// matrix exactly as `longpin matrix` printed it.
 #include <algorithm>
 #include <map>
 
@@ -15,13 +15,17 @@ using report_detail::Member;
 using report_detail::TextAt;
 
 std::string Coordinates(const json& cell, const char* sep) {
-  return TextAt(cell, "pinner", "?") + sep + TextAt(cell, "fs", "?") + sep + TextAt(cell, "mapping", "?") + sep +
-         TextAt(cell, "sync", "?");
+  return TextAt(cell, "pinner", "?") + sep + TextAt(cell, "fs", "?") + sep + TextAt(cell, "mapping", "?") +
+         sep + TextAt(cell, "sync", "?");
 }
 
-std::string KernelOf(const json& cell) { return TextAt(cell, "kernel_name", "host"); }
+std::string KernelOf(const json& cell) {
+  return TextAt(cell, "kernel_name", "host");
+}
 
-bool Starts(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool Starts(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 }  // namespace
 
@@ -59,7 +63,8 @@ std::string MatrixTable(const json& doc) {
   std::vector<std::string> head = {"pinner", "fs", "mapping", "sync"};
   const bool one_kernel = kernels.size() == 1;
   if (one_kernel) head.push_back("fsync pinned/baseline");
-  for (const auto& k : kernels) head.push_back(release[k].empty() || release[k] == k ? k : k + " " + release[k]);
+  for (const auto& k : kernels)
+    head.push_back(release[k].empty() || release[k] == k ? k : k + " " + release[k]);
   table.push_back(head);
   for (const auto& row : rows) {
     std::vector<std::string> line;
@@ -96,8 +101,8 @@ std::string MatrixTable(const json& doc) {
     const json& expected = Member(c, "as_expected");
     if (expected.is_boolean() && !expected.get<bool>()) {
       ++unexpected;
-      out += "UNEXPECTED on " + KernelOf(c) + " (" + TextAt(c, "kernel", "?") + ") " + Coordinates(c, "/") + ": " +
-             TextAt(c, "judgement") + "\n";
+      out += "UNEXPECTED on " + KernelOf(c) + " (" + TextAt(c, "kernel", "?") + ") " + Coordinates(c, "/") +
+             ": " + TextAt(c, "judgement") + "\n";
     } else if (expected.is_boolean()) {
       ++ok;
     } else if (TextAt(c, "judgement").rfind("no rule", 0) == 0) {
@@ -110,11 +115,12 @@ std::string MatrixTable(const json& doc) {
   for (const auto& k : Member(doc, "kernels"))
     if (!TextAt(k, "error").empty()) out += "kernel " + TextAt(k, "name") + ": " + TextAt(k, "error") + "\n";
   out += std::to_string(cells.size()) + " cells: " + std::to_string(ok) + " as expected, " +
-         std::to_string(unexpected) + " UNEXPECTED, " + std::to_string(no_rule) + " no rule (recorded, not judged), " +
-         std::to_string(not_judged) + " not judged (no pin tried)\n";
+         std::to_string(unexpected) + " UNEXPECTED, " + std::to_string(no_rule) +
+         " no rule (recorded, not judged), " + std::to_string(not_judged) + " not judged (no pin tried)\n";
   if (!by_rule.empty()) {
     std::string rules;
-    for (const auto& [id, n] : by_rule) rules += (rules.empty() ? "" : ", ") + id + " (" + std::to_string(n) + ")";
+    for (const auto& [id, n] : by_rule)
+      rules += (rules.empty() ? "" : ", ") + id + " (" + std::to_string(n) + ")";
     out += "rules: " + rules + "\n";
   }
   return out;

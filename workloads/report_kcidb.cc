@@ -1,7 +1,7 @@
 // KCIDB (KernelCI's common report database) I/O JSON, schema v5.3 (kernelci/kcidb-io): for labs that outgrow
-// one machine and feed kcidb-submit. A kernel is a checkout (what was tested) and a build (the image that ran);
-// each matrix cell is a test under its kernel's build. Ids start with the origin "longpin" and carry a digest of
-// the document, so two matrices never submit the same id.
+// one machine and feed kcidb-submit. A kernel is a checkout (what was tested) and a build (the image that
+// ran); each matrix cell is a test under its kernel's build. Ids start with the origin "longpin" and carry a
+// digest of the document, so two matrices never submit the same id.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -30,11 +30,15 @@ std::string PathPart(const std::string& s) {
 const char* Status(const report_detail::ReportCase& c) {
   using R = report_detail::ReportCase::Result;
   switch (c.result) {
-    case R::kFail: return "FAIL";
-    case R::kError: return "ERROR";
+    case R::kFail:
+      return "FAIL";
+    case R::kError:
+      return "ERROR";
     case R::kPass:
-    case R::kXfail: return "PASS";
-    case R::kSkip: return "SKIP";
+    case R::kXfail:
+      return "PASS";
+    case R::kSkip:
+      return "SKIP";
   }
   return "ERROR";
 }
@@ -45,7 +49,9 @@ std::string RenderKcidb(const json& doc) {
   const std::string digest = fmt::format("{:016x}", std::hash<std::string>{}(doc.dump()));
   json checkouts = json::array(), builds = json::array(), tests = json::array();
   std::vector<std::string> kernels;
-  auto build_id = [&](const std::string& kernel) { return fmt::format("{}:{}-{}", kOrigin, digest, PathPart(kernel)); };
+  auto build_id = [&](const std::string& kernel) {
+    return fmt::format("{}:{}-{}", kOrigin, digest, PathPart(kernel));
+  };
   auto add_kernel = [&](const std::string& name, const std::string& release) {
     if (std::find(kernels.begin(), kernels.end(), name) != kernels.end()) return;
     kernels.push_back(name);
@@ -65,22 +71,25 @@ std::string RenderKcidb(const json& doc) {
     const std::string kernel = TextAt(cell, "kernel_name", "host");
     add_kernel(kernel, TextAt(cell, "kernel"));
     const report_detail::ReportCase c = report_detail::CellCase(cell);
-    json misc = {{"outcome", TextAt(cell, "outcome")},     {"pin_outcome", TextAt(cell, "pin_outcome")},
-                 {"judgement", TextAt(cell, "judgement")}, {"kernel_release", TextAt(cell, "kernel")},
+    json misc = {{"outcome", TextAt(cell, "outcome")},
+                 {"pin_outcome", TextAt(cell, "pin_outcome")},
+                 {"judgement", TextAt(cell, "judgement")},
+                 {"kernel_release", TextAt(cell, "kernel")},
                  {"comparison", TextAt(cell, "comparison")}};
     // KCIDB allows no nulls: a rule that did not apply is left out.
     if (Member(cell, "rule").is_string()) misc["rule"] = Member(cell, "rule");
     if (Member(cell, "as_expected").is_boolean()) misc["as_expected"] = Member(cell, "as_expected");
-    json test = {{"id", fmt::format("{}:{}-{}", kOrigin, digest, i)},
-                 {"origin", kOrigin},
-                 {"build_id", build_id(kernel)},
-                 {"path", fmt::format("longpin.matrix.{}.{}.{}.{}", PathPart(TextAt(cell, "pinner", "?")),
-                                      PathPart(TextAt(cell, "fs", "?")), PathPart(TextAt(cell, "mapping", "?")),
-                                      PathPart(TextAt(cell, "sync", "?")))},
-                 {"status", Status(c)},
-                 {"comment", c.message.empty() ? TextAt(cell, "outcome") : c.message},
-                 {"environment", {{"comment", kernel + " " + TextAt(cell, "kernel")}}},
-                 {"misc", std::move(misc)}};
+    json test = {
+        {"id", fmt::format("{}:{}-{}", kOrigin, digest, i)},
+        {"origin", kOrigin},
+        {"build_id", build_id(kernel)},
+        {"path", fmt::format("longpin.matrix.{}.{}.{}.{}", PathPart(TextAt(cell, "pinner", "?")),
+                             PathPart(TextAt(cell, "fs", "?")), PathPart(TextAt(cell, "mapping", "?")),
+                             PathPart(TextAt(cell, "sync", "?")))},
+        {"status", Status(c)},
+        {"comment", c.message.empty() ? TextAt(cell, "outcome") : c.message},
+        {"environment", {{"comment", kernel + " " + TextAt(cell, "kernel")}}},
+        {"misc", std::move(misc)}};
     if (c.seconds > 0) test["duration"] = c.seconds;
     tests.push_back(std::move(test));
   }

@@ -1,8 +1,7 @@
-// The matrix judged by the kernel's rules and run across kernels: a rule the kernel breaks fails the matrix and
-// is named; a rules file, kernel name or kernel image that is wrong is one line and exit 2 before any cell ran,
-// and no qemu is left behind.
+// The matrix judged by the kernel's rules and run across kernels: a rule the kernel breaks fails the matrix
+// and is named; a rules file, kernel name or kernel image that is wrong is one line and exit 2 before any
+// cell ran, and no qemu is left behind.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,9 +46,10 @@ TEST(MatrixRules, AnOutcomeTheRuleForbidsFailsTheMatrixAndNamesTheRule) {
   TempDir work;
   const std::string rules = WriteFile(work, "rules.toml", kWrongRule);
   const std::string json = work.File("m.json");
-  Outcome o = RunLongpin({"matrix", "--pinners", "io_uring", "--mappings", "memfd", "--rules", rules, "--duration",
-                          "1s", "--rounds", "1", "--size", "16M", "--workdir", work.path(), "--json", json, "--quiet"},
-                         std::chrono::seconds(120));
+  Outcome o = RunLongpin(
+      {"matrix", "--pinners", "io_uring", "--mappings", "memfd", "--rules", rules, "--duration", "1s",
+       "--rounds", "1", "--size", "16M", "--workdir", work.path(), "--json", json, "--quiet"},
+      std::chrono::seconds(120));
   EXPECT_EQ(o.exit_code, 1) << o.Describe();
   EXPECT_NE(o.out.find("pass [UNEXPECTED]"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("memfd-refused-on-purpose"), std::string::npos) << o.out;
@@ -90,7 +90,8 @@ TEST(MatrixKernels, AnUnknownKernelOrAMissingImageIsOneLineExit2) {
 
 TEST(MatrixKernels, AnImageThatDoesNotBootIsOneLineExit2AndNoQemuLeft) {
   if (auto why = NeedRoot()) GTEST_SKIP() << *why;
-  if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0) GTEST_SKIP() << "qemu-system-x86_64 is not installed";
+  if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+    GTEST_SKIP() << "qemu-system-x86_64 is not installed";
   TempDir work;
   std::string junk(1 << 20, '\0');
   for (size_t i = 0; i < junk.size(); ++i) junk[i] = char((i * 2654435761u) >> 13);

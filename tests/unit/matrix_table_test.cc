@@ -12,8 +12,8 @@ using nlohmann::json;
 
 json Cell(std::string pinner, std::string kernel, std::string release, std::string outcome, json rule,
           json as_expected, std::string judgement) {
-  return {{"pinner", pinner},   {"fs", "ext4"},        {"mapping", "shared"}, {"sync", "fsync"},
-          {"kernel_name", kernel}, {"kernel", release}, {"outcome", outcome}, {"rule", rule},
+  return {{"pinner", pinner},           {"fs", "ext4"},           {"mapping", "shared"}, {"sync", "fsync"},
+          {"kernel_name", kernel},      {"kernel", release},      {"outcome", outcome},  {"rule", rule},
           {"as_expected", as_expected}, {"judgement", judgement}, {"comparison", "-"}};
 }
 
@@ -22,14 +22,15 @@ json Doc(json cells, json kernels) {
 }
 
 json TwoKernels() {
-  return Doc(json::array({Cell("io_uring", "host", "6.18.44", "refused EFAULT", "io_uring-file-efault", true,
-                               "as expected (rule io_uring-file-efault)"),
-                          Cell("io_uring", "debian-6.1", "6.1.0-57-amd64", "refused EOPNOTSUPP",
-                               "io_uring-file-eopnotsupp", true, "as expected (rule io_uring-file-eopnotsupp)"),
-                          Cell("vmsplice", "host", "6.18.44", "pass", nullptr, nullptr,
-                               "no rule: outcome recorded, not judged")}),
-             json::array({{{"name", "host"}, {"release", "6.18.44"}},
-                          {{"name", "debian-6.1"}, {"release", "6.1.0-57-amd64"}}}));
+  return Doc(
+      json::array({Cell("io_uring", "host", "6.18.44", "refused EFAULT", "io_uring-file-efault", true,
+                        "as expected (rule io_uring-file-efault)"),
+                   Cell("io_uring", "debian-6.1", "6.1.0-57-amd64", "refused EOPNOTSUPP",
+                        "io_uring-file-eopnotsupp", true, "as expected (rule io_uring-file-eopnotsupp)"),
+                   Cell("vmsplice", "host", "6.18.44", "pass", nullptr, nullptr,
+                        "no rule: outcome recorded, not judged")}),
+      json::array({{{"name", "host"}, {"release", "6.18.44"}},
+                   {{"name", "debian-6.1"}, {"release", "6.1.0-57-amd64"}}}));
 }
 
 TEST(MatrixTable, OneColumnPerKernelEachOutcomeMarkedByItsRule) {
@@ -54,11 +55,13 @@ TEST(MatrixTable, AnUnexpectedCellFailsTheMatrixAndIsSpelledOut) {
   json doc = TwoKernels();
   doc["cells"][1]["outcome"] = "pass";
   doc["cells"][1]["as_expected"] = false;
-  doc["cells"][1]["judgement"] = "UNEXPECTED: granted, rule io_uring-file-eopnotsupp (5.1..6.5) says refused EOPNOTSUPP";
+  doc["cells"][1]["judgement"] =
+      "UNEXPECTED: granted, rule io_uring-file-eopnotsupp (5.1..6.5) says refused EOPNOTSUPP";
   const std::string table = MatrixTable(doc);
   EXPECT_NE(table.find("pass [UNEXPECTED]"), std::string::npos) << table;
-  EXPECT_NE(table.find("UNEXPECTED on debian-6.1 (6.1.0-57-amd64) io_uring/ext4/shared/fsync: UNEXPECTED: granted"),
-            std::string::npos)
+  EXPECT_NE(
+      table.find("UNEXPECTED on debian-6.1 (6.1.0-57-amd64) io_uring/ext4/shared/fsync: UNEXPECTED: granted"),
+      std::string::npos)
       << table;
   EXPECT_EQ(MatrixExitCode(doc), kExitFail);
 }
@@ -72,10 +75,12 @@ TEST(MatrixTable, AFailingOrErroredCellSetsTheExitCode) {
 }
 
 TEST(MatrixMerge, TwoMachinesHostsStayApartByRelease) {
-  json a = Doc(json::array({Cell("io_uring", "host", "6.18.44", "refused EFAULT", "io_uring-file-efault", true, "ok")}),
+  json a = Doc(json::array({Cell("io_uring", "host", "6.18.44", "refused EFAULT", "io_uring-file-efault",
+                                 true, "ok")}),
                json::array({{{"name", "host"}, {"release", "6.18.44"}}}));
-  json b = Doc(json::array({Cell("io_uring", "host", "6.6.30", "refused EFAULT", "io_uring-file-efault", true, "ok")}),
-               json::array({{{"name", "host"}, {"release", "6.6.30"}}}));
+  json b = Doc(
+      json::array({Cell("io_uring", "host", "6.6.30", "refused EFAULT", "io_uring-file-efault", true, "ok")}),
+      json::array({{{"name", "host"}, {"release", "6.6.30"}}}));
   std::string error;
   auto merged = MergeMatrixDocuments({a, b}, {"a.json", "b.json"}, &error);
   ASSERT_TRUE(merged.has_value()) << error;
@@ -89,7 +94,8 @@ TEST(MatrixMerge, TwoMachinesHostsStayApartByRelease) {
 
 TEST(MatrixMerge, ARunReportIsNoMatrixAndSaysWhich) {
   std::string error;
-  auto merged = MergeMatrixDocuments({TwoKernels(), json{{"verdict", "pass"}}}, {"m.json", "run.json"}, &error);
+  auto merged =
+      MergeMatrixDocuments({TwoKernels(), json{{"verdict", "pass"}}}, {"m.json", "run.json"}, &error);
   EXPECT_FALSE(merged.has_value());
   EXPECT_NE(error.find("run.json: not a matrix report"), std::string::npos) << error;
 }
