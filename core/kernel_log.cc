@@ -1,10 +1,14 @@
 #include "core/kernel_log.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -121,6 +125,10 @@ bool KernelLogParser::Feed(const std::string& record) {
   e.line = msg;
   auto c1 = record.find(','), c2 = record.find(',', c1 + 1);
   if (c1 != std::string::npos && c2 != std::string::npos) e.usec = std::strtoull(record.c_str() + c2 + 1, nullptr, 10);
+  // "EXT4-fs (loop3): ...", "EXT4-fs error (device loop3): ...", "XFS (dm-2): ...", "BTRFS info (device sda1): ..."
+  static const std::regex fs_device("^(EXT4-fs|XFS|BTRFS|F2FS-fs)[^(:]*\\((device )?([A-Za-z0-9_.-]+)\\)",
+                                    std::regex::extended);
+  if (std::regex_search(msg, m, fs_device)) e.device = m[3].str();
   if (std::regex_search(msg, m, hung_task)) {
     Attribute(e, std::atoi(m[2].str().c_str()), m[1].str());
   } else if (std::regex_search(msg, m, pid_in_line)) {
@@ -133,7 +141,72 @@ bool KernelLogParser::Feed(const std::string& record) {
   return true;
 }
 
-KernelLogMonitor::KernelLogMonitor() {
+std::string KernelEvent::Label() const { return other_device ? "another device's" : KernelEventClassName(cls); }
+
+namespace {
+
+std::string ReadLine(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+bool Under(const std::string& path, const std::string& dir) {
+  if (dir.empty() || path.compare(0, dir.size(), dir) != 0) return false;
+  return path.size() == dir.size() || path[dir.size()] == '/' || dir.back() == '/';
+}
+
+}  // namespace
+
+std::optional<bool> DeviceOwnership::Owns(const std::string& device, const std::string& sysfs) const {
+  if (std::find(devices.begin(), devices.end(), device) != devices.end()) return true;
+  const std::string block = sysfs + "/class/block/" + device;
+  struct stat st {};
+  if (::stat(block.c_str(), &st) != 0) return std::nullopt;
+  if (device.rfind("loop", 0) == 0) {
+    std::string backing = ReadLine(block + "/loop/backing_file");
+    if (backing.empty()) return std::nullopt;  // detached: cannot be told
+    if (const auto tag = backing.rfind(" (deleted)"); tag != std::string::npos && tag + 10 == backing.size())
+      backing.resize(tag);
+    for (const auto& d : dirs)
+      if (Under(backing, d)) return true;
+    return false;
+  }
+  if (device.rfind("dm-", 0) == 0) {
+    // A device-mapper target is the run's if what it maps is: its slaves, each told the same way.
+    DIR* d = ::opendir((block + "/slaves").c_str());
+    if (!d) return std::nullopt;
+    std::optional<bool> verdict;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      auto slave = Owns(e->d_name, sysfs);
+      if (!slave || *slave) {
+        verdict = slave;
+        if (slave) break;
+        continue;
+      }
+      if (!verdict) verdict = false;
+    }
+    ::closedir(d);
+    return verdict;
+  }
+  return false;  // a disk or partition the run does not use
+}
+
+std::string BlockDeviceOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  char link[64];
+  std::snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+  char target[4096];
+  const ssize_t n = ::readlink(link, target, sizeof target - 1);
+  if (n <= 0) return "";
+  const std::string t(target, size_t(n));
+  return t.substr(t.rfind('/') + 1);
+}
+
+KernelLogMonitor::KernelLogMonitor(DeviceOwnership own) : own_(std::move(own)) {
   fd_ = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) {
     unavailable_ = Status::FromErrno("open /dev/kmsg").message();
@@ -179,6 +252,10 @@ void KernelLogMonitor::Loop() {
       continue;
     }
     if (!parser_.Feed(std::string(buf, size_t(n)))) continue;
+    // Told now, while the device is still attached: a loop device autoclears when its run is done.
+    auto& events = parser_.events();
+    for (; told_ < events.size(); ++told_)
+      if (!events[told_].device.empty()) events[told_].other_device = own_.Owns(events[told_].device) == false;
     std::lock_guard<std::mutex> g(mu_);
     events_ = parser_.events();
   }

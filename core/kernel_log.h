@@ -26,7 +26,15 @@ struct KernelEvent {
   int pid = 0;
   std::string comm;
   std::string origin;     // "longpin" (this process, a thread or a child of it), "other process", "" unknown
-  bool alarm() const { return cls != KernelEventClass::kExpected; }
+  // The block device a filesystem line names ("loop3" of "EXT4-fs (loop3): ..."), and whether it is shown to be
+  // another's: a loop device over a file outside this run's directories, a dm device over such loops, a disk
+  // the run does not use. Another device's line never fails the run and is never "expected" (another run's
+  // shutdown is not ours); a device that cannot be told (already gone) counts as the run's own.
+  std::string device;
+  bool other_device = false;
+  bool alarm() const { return cls != KernelEventClass::kExpected && !other_device; }
+  // "another device's" or the class name: what the summary and the JSON call the line.
+  std::string Label() const;
   // " (PID 4242 stress-ng, other process)", or "" when no task was named.
   std::string TaskSuffix() const;
 };
@@ -56,10 +64,23 @@ class KernelLogParser {
 // Whether pid is this process, one of its threads, or a child of it (the helpers some pinners start).
 bool IsThisProcessOrChild(int pid);
 
+// What a run owns, for telling its devices from other runs': the directories its images live in (a loop device
+// over a file there is the run's) and the devices it uses directly (the filesystem of a --target).
+struct DeviceOwnership {
+  std::vector<std::string> dirs;
+  std::vector<std::string> devices;  // kernel names: "sda1", "nvme0n1p2"
+  // true: the run's; false: shown to be another's; nullopt: cannot be told (gone, or not a block device).
+  // sysfs is the root of /sys (tests point it elsewhere).
+  std::optional<bool> Owns(const std::string& device, const std::string& sysfs = "/sys") const;
+};
+// The kernel's name of the block device that holds path ("sda1" for a file on /dev/sda1); "" when none.
+std::string BlockDeviceOf(const std::string& path);
+
 class KernelLogMonitor {
  public:
   // Starts reading at the current end of /dev/kmsg. unavailable_reason() says why nothing can be read.
-  KernelLogMonitor();
+  // A filesystem line's device is told the run's or another's when the line is read, while it still exists.
+  explicit KernelLogMonitor(DeviceOwnership own = {});
   ~KernelLogMonitor();
   void Stop();
   const std::optional<std::string>& unavailable_reason() const { return unavailable_; }
@@ -68,6 +89,8 @@ class KernelLogMonitor {
  private:
   void Loop();
   KernelLogParser parser_{IsThisProcessOrChild};  // only the monitor thread touches it
+  DeviceOwnership own_;
+  size_t told_ = 0;  // events whose device was told the run's or another's (monitor thread only)
   int fd_ = -1;
   std::optional<std::string> unavailable_;
   std::atomic<bool> stop_{false};

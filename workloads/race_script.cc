@@ -556,7 +556,8 @@ bool RaceRun::Prepare() {
     return false;
   }
   window_generation_.assign(cfg_.size / cfg_.pin_window, 0);
-  kmsg_ = std::make_unique<KernelLogMonitor>();
+  kmsg_ = std::make_unique<KernelLogMonitor>(
+      DeviceOwnership{{run_dir_->path()}, {BlockDeviceOf(file_path_.empty() ? target_.path() : file_path_)}});
   report_.kernel_log_unavailable = kmsg_->unavailable_reason();
   for (const auto& s : script_.steps)
     if (s.kind == RaceStepKind::kReclaim) {

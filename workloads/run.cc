@@ -525,7 +525,8 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
                            ": after a cut, `longpin verify --state-dir " + cfg.state_dir + "`");
   }
 
-  KernelLogMonitor kmsg;
+  // Lines of other runs' devices (their shutdowns, their errors) are not this run's findings.
+  KernelLogMonitor kmsg(DeviceOwnership{{run_dir.path()}, {BlockDeviceOf(target.path())}});
   report.kernel_log_unavailable = kmsg.unavailable_reason();
   ProgressLine progress(cfg.progress.enabled);
   auto progress_sample = [&](const std::string& phase, size_t number) {

@@ -301,7 +301,8 @@ std::string RenderJson(const RunReport& r) {
   for (const auto& p : r.phases) phases.push_back(PhaseJson(p));
   json events = json::array();
   for (const auto& e : r.kernel_events)
-    events.push_back({{"class", KernelEventClassName(e.cls)},
+    events.push_back({{"class", e.Label()},
+                      {"device", e.device},
                       {"alarm", e.alarm()},
                       {"line", e.line},
                       {"usec", e.usec},
@@ -446,7 +447,7 @@ std::string RenderFindings(const RunReport& r) {
   int alarms = 0;
   for (const auto& e : r.kernel_events)
     if (e.alarm() && ++alarms <= 5)
-      out += fmt::format("  kernel {}: {}{}\n", KernelEventClassName(e.cls), e.line, e.TaskSuffix());
+      out += fmt::format("  kernel {}: {}{}\n", e.Label(), e.line, e.TaskSuffix());
   if (!r.reproduce.empty()) out += "  reproduce: " + r.reproduce + "\n";
   return out;
 }
@@ -556,7 +557,7 @@ std::string RenderSummary(const RunReport& r) {
       out += fmt::format("... {} more kernel lines in the JSON report\n", r.kernel_events.size() - 10);
       break;
     }
-    out += fmt::format("kernel {}: {}{}\n", KernelEventClassName(e.cls), e.line, e.TaskSuffix());
+    out += fmt::format("kernel {}: {}{}\n", e.Label(), e.line, e.TaskSuffix());
   }
   for (const auto& h : r.hangs)
     out += fmt::format("hang: {} in {} for {:.1f} s, wchan {}\n{}", h.role, h.op, h.seconds, h.wchan, h.kernel_stack);

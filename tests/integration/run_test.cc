@@ -220,3 +220,52 @@ TEST(RunInterrupt, SigintStopsTheRunWritesTheReportAndCleansUp) {
 
 }  // namespace
 }  // namespace longpin
+
+namespace longpin::it {
+namespace {
+
+// /dev/kmsg is system-wide: a filesystem error on another run's device (here a loop device over a file of the
+// test's own) is shown in the report as another device's, never fails this run, and is never "expected".
+TEST(RunKernelLines, AnotherDevicesLinesAreNotThisRunsFindings) {
+  if (auto why = NeedFs("ext4")) GTEST_SKIP() << *why;
+  TempDir tmp;
+  const std::string image = tmp.File("other.img");
+  std::ofstream(image).close();
+  ASSERT_EQ(::truncate(image.c_str(), 16 << 20), 0);
+  FILE* losetup = ::popen(("losetup -f --show " + image).c_str(), "r");
+  ASSERT_NE(losetup, nullptr);
+  char dev[64] = {};
+  const bool attached = std::fgets(dev, sizeof dev, losetup) != nullptr;
+  ::pclose(losetup);
+  ASSERT_TRUE(attached) << "losetup -f --show " << image;
+  std::string loop(dev);
+  while (!loop.empty() && loop.back() == '\n') loop.pop_back();
+  const std::string name = loop.substr(loop.rfind('/') + 1);
+  const std::string report = tmp.File("r.json");
+  Process p({"run", "--fs", "ext4", "--duration", "3s", "--rounds", "1", "--size", "16M", "--json", report,
+             "--workdir", tmp.File("work"), "--quiet"});
+  // Well inside the phases (6 s), after the monitor started (it reads from the end of the log at its start).
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  for (const std::string& line : {"<3>EXT4-fs error (device " + name + "): longpin test: another run's error",
+                                 "<6>EXT4-fs (" + name + "): shut down requested (2)"}) {
+    // With its newline: the kernel keeps an unterminated record open for a continuation, unseen by readers.
+    std::ofstream kmsg("/dev/kmsg");
+    kmsg << line << "\n" << std::flush;
+  }
+  Outcome o = p.Wait(std::chrono::seconds(120));
+  EXPECT_EQ(::system(("losetup -d " + loop).c_str()), 0);
+  EXPECT_EQ(o.exit_code, 0) << o.Describe();
+  auto r = ReadJson(report);
+  ASSERT_TRUE(r.has_value()) << o.Describe();
+  int seen = 0;
+  for (const auto& e : (*r)["kernel_events"]) {
+    if (e["device"] != name) continue;
+    ++seen;
+    EXPECT_EQ(e["class"], "another device's") << e.dump();
+    EXPECT_EQ(e["alarm"], false) << e.dump();
+  }
+  EXPECT_EQ(seen, 2) << (*r)["kernel_events"].dump(2);
+}
+
+}  // namespace
+}  // namespace longpin::it

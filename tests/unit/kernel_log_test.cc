@@ -3,7 +3,13 @@
 #include "core/kernel_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/temp_dir.h"
 
 namespace longpin {
 namespace {
@@ -147,6 +153,84 @@ TEST(KernelLogParser, ThisProcessAndItsThreadsAreOurs) {
   EXPECT_TRUE(IsThisProcessOrChild(int(::gettid())));
   EXPECT_FALSE(IsThisProcessOrChild(1));
   EXPECT_FALSE(IsThisProcessOrChild(0));
+}
+
+// Which block device a filesystem line names, so that another run's device can be told from the run's own.
+TEST(KernelLogParser, FilesystemLinesNameTheirDevice) {
+  KernelLogParser p(PidIs4242);
+  const std::pair<const char*, const char*> cases[] = {
+      {"6,1,1,-;EXT4-fs (loop3): shut down requested (2)", "loop3"},
+      {"3,2,2,-;EXT4-fs error (device loop7): ext4_find_entry:1455: inode #2: comm ls: reading directory", "loop7"},
+      {"1,3,3,-;XFS (dm-2): Corruption detected. Unmount and run xfs_repair", "dm-2"},
+      {"3,4,4,-;BTRFS error (device sda1): bdev /dev/sda1 errs: wr 1, rd 0", "sda1"},
+  };
+  for (const auto& [record, device] : cases) {
+    ASSERT_TRUE(p.Feed(record)) << record;
+    EXPECT_EQ(p.events().back().device, device) << record;
+  }
+  ASSERT_TRUE(p.Feed("4,5,5,-;WARNING: CPU: 0 PID: 1 at fs/ext4/inode.c:3960 ext4_dirty_folio+0x1/0x2"));
+  EXPECT_EQ(p.events().back().device, "") << "a WARNING names no device: it is the kernel's, whoever caused it";
+}
+
+// A fake /sys: class/block/NAME with loop/backing_file for loop devices and slaves/ for dm devices.
+class FakeSysfs {
+ public:
+  void Loop(const std::string& name, const std::string& backing) {
+    std::filesystem::create_directories(dir_.File("class/block/" + name + "/loop"));
+    std::ofstream(dir_.File("class/block/" + name + "/loop/backing_file")) << backing << "\n";
+  }
+  void Dm(const std::string& name, std::initializer_list<std::string> slaves) {
+    std::filesystem::create_directories(dir_.File("class/block/" + name + "/slaves"));
+    for (const auto& s : slaves) std::filesystem::create_directories(dir_.File("class/block/" + name + "/slaves/" + s));
+  }
+  void Disk(const std::string& name) { std::filesystem::create_directories(dir_.File("class/block/" + name)); }
+  const std::string& root() const { return dir_.path(); }
+
+ private:
+  test::TempDir dir_;
+};
+
+TEST(DeviceOwnership, LoopAndDmDevicesAreTheRunsOnlyOverItsOwnFiles) {
+  FakeSysfs sys;
+  sys.Loop("loop1", "/var/tmp/longpin/run-aaaa/scratch.img");
+  sys.Loop("loop2", "/var/tmp/longpin/run-bbbb/scratch.img");
+  sys.Loop("loop3", "/var/tmp/longpin/run-aaaa-other/scratch.img");  // a prefix is not a parent
+  sys.Loop("loop4", "/var/tmp/longpin/run-aaaa/data.img (deleted)");
+  sys.Loop("loop5", "");  // detached
+  sys.Dm("dm-0", {"loop1", "loop4"});
+  sys.Dm("dm-1", {"loop2"});
+  sys.Disk("sda1");
+  sys.Disk("nvme0n1p2");
+  const DeviceOwnership own{{"/var/tmp/longpin/run-aaaa"}, {"nvme0n1p2"}};
+  EXPECT_EQ(own.Owns("loop1", sys.root()), true);
+  EXPECT_EQ(own.Owns("loop2", sys.root()), false) << "another run's image";
+  EXPECT_EQ(own.Owns("loop3", sys.root()), false);
+  EXPECT_EQ(own.Owns("loop4", sys.root()), true) << "an image unlinked while attached is still the run's";
+  EXPECT_EQ(own.Owns("loop5", sys.root()), std::nullopt) << "detached: cannot be told";
+  EXPECT_EQ(own.Owns("loop9", sys.root()), std::nullopt) << "gone: cannot be told";
+  EXPECT_EQ(own.Owns("dm-0", sys.root()), true) << "a log-writes device over the run's loops";
+  EXPECT_EQ(own.Owns("dm-1", sys.root()), false);
+  EXPECT_EQ(own.Owns("sda1", sys.root()), false) << "a disk the run does not use";
+  EXPECT_EQ(own.Owns("nvme0n1p2", sys.root()), true) << "the disk of the run's --target";
+}
+
+TEST(KernelEvent, AnotherDevicesLineIsNoAlarmAndSaysWhose) {
+  KernelEvent e;
+  e.cls = KernelEventClass::kFsError;
+  e.device = "loop2";
+  EXPECT_TRUE(e.alarm());
+  EXPECT_EQ(e.Label(), "fs_error");
+  e.other_device = true;
+  EXPECT_FALSE(e.alarm());
+  EXPECT_EQ(e.Label(), "another device's");
+  e.cls = KernelEventClass::kExpected;
+  EXPECT_EQ(e.Label(), "another device's") << "another run's shutdown is not expected by this one";
+}
+
+TEST(DeviceOwnership, TheBlockDeviceOfAPathIsNamedAsTheKernelNamesIt) {
+  // /proc is no block device; a file on a block-backed filesystem names one (when the machine has one).
+  EXPECT_EQ(BlockDeviceOf("/proc/self/status"), "");
+  EXPECT_EQ(BlockDeviceOf("/nonexistent/path"), "");
 }
 
 }  // namespace

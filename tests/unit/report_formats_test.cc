@@ -76,7 +76,8 @@ json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timel
   r.verification = v;
   if (kernel_violations)
     r.reasons.push_back(std::to_string(kernel_violations) + " kernel-contract violation(s)");
-  r.kernel_events.push_back({KernelEventClass::kWarning, kScriptKernelLine, 42, 4242, "<i>x</i>", "other process"});
+  r.kernel_events.push_back(
+      {KernelEventClass::kWarning, kScriptKernelLine, 42, 4242, "<i>x</i>", "other process", "", false});
   json doc = json::parse(RenderJson(r));
   if (with_timeline) {
     json syncs = json::array(), pins = json::array(), vmstat = json::array();
