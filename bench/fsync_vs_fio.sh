@@ -17,7 +17,8 @@
 # fsync latency an fsync finds one dirty block (writes per fsync is printed), and the disk idles between
 # fsyncs, which on a loop device makes each fsync slower than in fio's loop that never idles: compare longpin
 # with "fio paced" for the cost longpin adds, and with "fio" for the issue's target. Each round runs the
-# three on fresh files; the medians over rounds are compared.
+# four on fresh files, in turn (odd rounds fio first, even rounds longpin first); each round gives a ratio, and
+# the median of the rounds' ratios is printed with its spread (min..max).
 # LOOP_DIRECT_IO=1 attaches the loop device with --direct-io=on (fsync then reaches the host disk through
 # O_DIRECT writes of the image instead of the host's page cache plus an fsync of the image file).
 set -euo pipefail
@@ -36,26 +37,36 @@ rate=$(python3 -c "print(1000 / $interval_ms)")
 
 echo "# $(uname -r), $(nproc) CPUs, loop $(losetup -n -O DIO "$loop" | tr -d ' ' | sed 's/1/direct-io/;s/0/buffered/') on $(df --output=source "$work" | tail -1), $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# longpin: --writers pwrite:1 --rate $rate --sync fsync:${interval_ms}ms"
-for ((r = 1; r <= rounds; r++)); do
+run_fio() {  # run_fio ROUND
   fio --name=f --filename="$mnt/fio.dat" --size=256M --rw=randwrite --bs=4k --fsync=1 --runtime=5 --time_based \
-    --ioengine=psync --output-format=json >"$work/fio.$r.json"
+    --ioengine=psync --output-format=json >"$work/fio.$1.json"
   rm -f "$mnt/fio.dat"
-  sync -f "$mnt"
+}
+run_fio_paced() {
   fio --name=f --filename="$mnt/fio.dat" --size=256M --rw=randwrite --bs=4k --fsync=1 --runtime=10 --time_based \
-    --ioengine=psync --rate_iops="${rate%.*}" --output-format=json >"$work/fiopaced.$r.json"
+    --ioengine=psync --rate_iops="${rate%.*}" --output-format=json >"$work/fiopaced.$1.json"
   rm -f "$mnt/fio.dat"
-  sync -f "$mnt"
-  rc=0
+}
+run_longpin() {
   "$longpin" run --fs "dir:$mnt" --workdir "$work/longpin-workdir" --size 256M --block-size 4k --pinner none \
-    --phases baseline --writers pwrite:1 --rate "$rate" --sync "fsync:${interval_ms}ms" --duration "${LONGPIN_DURATION:-10s}" \
-    --json "$work/longpin.$r.json" -q || rc=$?
-  [[ $rc == 0 ]] || { echo "fsync_vs_fio.sh: longpin run exited $rc" >&2; exit 1; }
-  sync -f "$mnt"
+    --phases baseline --rounds 1 --writers pwrite:1 --rate "$rate" --sync "fsync:${interval_ms}ms" \
+    --duration "${LONGPIN_DURATION:-10s}" --json "$work/longpin.$1.json" -q ||
+    { echo "fsync_vs_fio.sh: longpin run exited $?" >&2; exit 1; }
+}
+run_longpin_each() {
   "$longpin" run --fs "dir:$mnt" --workdir "$work/longpin-workdir" --size 256M --block-size 4k --pinner none \
-    --phases baseline --writers pwrite:1 --sync fsync:each-write --duration 5s \
-    --json "$work/longpineach.$r.json" -q || rc=$?
-  [[ $rc == 0 ]] || { echo "fsync_vs_fio.sh: longpin run (each-write) exited $rc" >&2; exit 1; }
-  sync -f "$mnt"
+    --phases baseline --rounds 1 --writers pwrite:1 --sync fsync:each-write --duration 5s \
+    --json "$work/longpineach.$1.json" -q || { echo "fsync_vs_fio.sh: longpin run (each-write) exited $?" >&2; exit 1; }
+}
+# Interleaved and counterbalanced: odd rounds run fio first, even rounds longpin first, so a drift of the machine
+# (page cache, the image's allocation) weighs on both sides alike; each round gives its own ratios.
+for ((r = 1; r <= rounds; r++)); do
+  if ((r % 2)); then order="run_fio run_fio_paced run_longpin run_longpin_each"
+  else order="run_longpin_each run_longpin run_fio_paced run_fio"; fi
+  for step in $order; do
+    "$step" "$r"
+    sync -f "$mnt"
+  done
 done
 
 python3 - "$work" "$rounds" <<'EOF'
@@ -81,8 +92,12 @@ med = {(i, k): statistics.median(row[i][k] for row in rows) for i in range(len(n
 print(f"\nmedian over {rounds} rounds:")
 for i, name in enumerate(names):
     print(f"  {name:18} p50 {med[i, 'p50']/1e3:8.0f} us  p99 {med[i, 'p99']/1e3:8.0f} us")
+# The ratio of each round (the two sides ran next to each other), then their median and spread.
 for ours, ref in ((3, 0), (2, 1), (2, 0)):
-    print(f"ratio {names[ours]}/{names[ref]}: p50 {med[ours, 'p50']/med[ref, 'p50']:.2f}"
-          f"  p99 {med[ours, 'p99']/med[ref, 'p99']:.2f}")
+    out = []
+    for k in ("p50", "p99"):
+        per_round = sorted(row[ours][k] / row[ref][k] for row in rows)
+        out.append(f"{k} {statistics.median(per_round):.2f} [{per_round[0]:.2f}..{per_round[-1]:.2f}]")
+    print(f"ratio {names[ours]}/{names[ref]} (median of {rounds} rounds [min..max]): " + "  ".join(out))
 print("(target: longpin p50 within 25% of fio's, ratio 0.75..1.25: longpin each-write against fio is the same loop)")
 EOF
