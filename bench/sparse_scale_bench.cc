@@ -8,6 +8,8 @@
 // DIR must be a filesystem with O_DIRECT and sparse files (ext4, xfs); the target is created there and
 // removed at exit. BENCHMARKS.md has the command and the numbers.
 #include <benchmark/benchmark.h>
+
+#include "core/units.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -231,35 +233,6 @@ BENCHMARK(BM_ReadAndClassifyPrefix)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-bool ParseSize(const char* s, uint64_t* out) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (end == s) return false;
-  uint64_t mult = 1;
-  switch (*end) {
-    case 'K':
-      mult = uint64_t{1} << 10;
-      break;
-    case 'M':
-      mult = uint64_t{1} << 20;
-      break;
-    case 'G':
-      mult = uint64_t{1} << 30;
-      break;
-    case 'T':
-      mult = uint64_t{1} << 40;
-      break;
-    case '\0':
-      break;
-    default:
-      return false;
-  }
-  if (mult != 1) ++end;
-  if (*end != '\0') return false;
-  *out = uint64_t(v) * mult;
-  return true;
-}
-
 }  // namespace
 }  // namespace longpin
 
@@ -272,11 +245,11 @@ int main(int argc, char** argv) {
     uint64_t v = 0;
     if (arg.rfind("--dir=", 0) == 0) {
       dir = arg.substr(6);
-    } else if (arg.rfind("--size=", 0) == 0 && ParseSize(arg.c_str() + 7, &v) && v >= kExtent) {
+    } else if (arg.rfind("--size=", 0) == 0 && (v = ParseSize(arg.substr(7)).value_or(0)) != 0 && v >= kExtent) {
       g_size = v / kExtent * kExtent;
-    } else if (arg.rfind("--written=", 0) == 0 && ParseSize(arg.c_str() + 10, &v) && v >= kExtent) {
+    } else if (arg.rfind("--written=", 0) == 0 && (v = ParseSize(arg.substr(10)).value_or(0)) != 0 && v >= kExtent) {
       g_written = v / kExtent * kExtent;
-    } else if (arg.rfind("--block-size=", 0) == 0 && ParseSize(arg.c_str() + 13, &v) && v >= 512 &&
+    } else if (arg.rfind("--block-size=", 0) == 0 && (v = ParseSize(arg.substr(13)).value_or(0)) != 0 && v >= 512 &&
                v <= 65536 && (v & (v - 1)) == 0) {
       g_block_size = size_t(v);
     } else {

@@ -8,6 +8,8 @@
 // exactly that (same size, block size and the fixed run id below); a block that is not intact is an error.
 #include <benchmark/benchmark.h>
 
+#include "core/units.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,19 +127,6 @@ void BM_ODirectRead(benchmark::State& state) {
 }
 BENCHMARK(BM_ODirectRead)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-bool ParseSize(const char* s, uint64_t* out) {
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (end == s) return false;
-  uint64_t mult = 1;
-  if (*end == 'k' || *end == 'K') mult = 1u << 10, ++end;
-  else if (*end == 'M') mult = 1u << 20, ++end;
-  else if (*end == 'G') mult = 1u << 30, ++end;
-  if (*end != '\0') return false;
-  *out = uint64_t(v) * mult;
-  return true;
-}
-
 }  // namespace
 }  // namespace longpin
 
@@ -150,9 +139,9 @@ int main(int argc, char** argv) {
     uint64_t v = 0;
     if (arg.rfind("--target=", 0) == 0) {
       g_target = arg.substr(9);
-    } else if (arg.rfind("--size=", 0) == 0 && ParseSize(arg.c_str() + 7, &v) && v > 0) {
+    } else if (arg.rfind("--size=", 0) == 0 && (v = ParseSize(arg.substr(7)).value_or(0)) != 0 && v > 0) {
       g_size = v;
-    } else if (arg.rfind("--block-size=", 0) == 0 && ParseSize(arg.c_str() + 13, &v) && v >= kMinBlockSize &&
+    } else if (arg.rfind("--block-size=", 0) == 0 && (v = ParseSize(arg.substr(13)).value_or(0)) != 0 && v >= kMinBlockSize &&
                v <= kMaxBlockSize && (v & (v - 1)) == 0) {
       g_block_size = size_t(v);
     } else if (arg == "--stamp") {
