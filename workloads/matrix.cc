@@ -370,6 +370,12 @@ int MatrixCommand(const MatrixOptions& given) {
     if (!ParseMapping(m)) return unknown("--mappings", m, "shared, private, memfd, thp, hugetlb");
   for (const auto& y : SplitList(o.syncs))
     if (!ParseSyncOpName(y)) return unknown("--sync", y, "fsync, fdatasync, msync, sync_file_range, syncfs");
+  for (size_t i = 0; i < kernels.size(); ++i)
+    if (std::find(kernels.begin(), kernels.begin() + long(i), kernels[i]) != kernels.begin() + long(i)) {
+      std::fprintf(stderr, "longpin: matrix --kernels %s: named twice (each kernel is one column)\n",
+                   kernels[i].c_str());
+      return kExitUsage;
+    }
   for (const auto& k : kernels)
     if (auto err = CheckKernelName(k)) {
       std::fprintf(stderr, "longpin: matrix --kernels: %s\n", err->c_str());

@@ -76,9 +76,10 @@ TEST(MatrixRules, ARulesFileWithAnErrorIsFileLineAndExit2BeforeAnyCell) {
   EXPECT_TRUE(o.out.empty()) << "no cell ran: " << o.out;
 }
 
-TEST(MatrixKernels, AnUnknownKernelOrAMissingImageIsOneLineExit2) {
+// A kernel named twice would be two columns of one kernel.
+TEST(MatrixKernels, AnUnknownKernelAMissingImageOrATwiceNamedOneIsOneLineExit2) {
   TempDir work;
-  for (const std::string kernel : {"debian-5.10", "/nonexistent/bzImage"}) {
+  for (const std::string kernel : {"debian-5.10", "/nonexistent/bzImage", "host"}) {
     Outcome o = RunLongpin({"matrix", "--kernels", "host," + kernel, "--pinners", "vmsplice", "--fs",
                             "dir:" + work.path(), "--workdir", work.path()});
     EXPECT_EQ(o.exit_code, 2) << kernel << ": " << o.Describe();
