@@ -23,6 +23,7 @@
 #include "core/block_stamp.h"
 #include "core/kernel_log.h"
 #include "core/pin_counters.h"
+#include "core/measured_pin_kinds.h"
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
@@ -902,6 +903,10 @@ void RaceRun::Conclude() {
   }
   for (const auto& e : report_.kernel_events)
     if (e.alarm()) race_.kernel_alarms++;
+  // `longpin list pinners` shows what a race measured too (its holds are measured like a run's pinned phase).
+  const std::string& kind = race_.measured_reference;
+  if (kind == "FOLL_PIN" || kind == "FOLL_PIN, long-term" || kind == "FOLL_GET/none")
+    RecordMeasuredPinKind(cfg_.pinner, kind == "FOLL_GET/none" ? kind : "FOLL_PIN", report_.kernel);
   if (report_.interrupted) {
     SetVerdict(report_, "interrupted", kExitInterrupted, "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
   } else if (!race_.refused.empty()) {
