@@ -313,7 +313,7 @@ PinCell ReclaimCell(const std::string& pinner, const char* kernel) {
 }
 
 TEST_F(KernelRulesTest, ReclaimKeepsFollPin) {
-  ExpectRule(ReclaimCell("io_uring", "6.18.44"), "reclaim-keeps-foll-pin", "kept", "", "stripped");
+  ExpectRule(ReclaimCell("io_uring", "6.12.118"), "reclaim-keeps-foll-pin", "kept", "", "stripped");
   ExpectRule(ReclaimCell("rdma", "6.1.28"), "reclaim-keeps-foll-pin", "kept", "", "stripped");
   // The mainline fix and its stable copies, each boundary.
   EXPECT_EQ(DecidedBy(ReclaimCell("rdma", "6.1.27")), "reclaim-strips-foll-pin-before-fix");
@@ -323,6 +323,8 @@ TEST_F(KernelRulesTest, ReclaimKeepsFollPin) {
   EXPECT_EQ(DecidedBy(ReclaimCell("rdma", "6.3.1")), "reclaim-strips-foll-pin-before-fix");
   EXPECT_EQ(DecidedBy(ReclaimCell("rdma", "6.3.2")), "reclaim-keeps-foll-pin");
   EXPECT_EQ(DecidedBy(ReclaimCell("rdma", "6.4")), "reclaim-keeps-foll-pin");
+  EXPECT_EQ(DecidedBy(ReclaimCell("rdma", "6.15.11")), "reclaim-keeps-foll-pin");
+  EXPECT_EQ(DecidedBy(ReclaimCell("rdma", "6.16")), "reclaim-pageout-split-strips-foll-pin");
   // The pin aspect's rules never decide a reclaim cell, nor the other way round.
   EXPECT_EQ(DecidedBy(Cell("rdma", "file", "shared", "6.4")), "rdma-file-write-granted");
 }
@@ -351,6 +353,20 @@ TEST_F(KernelRulesTest, ReclaimFuseFollGet) {
 TEST_F(KernelRulesTest, ReclaimFuseFollPin) {
   ExpectRule(ReclaimCell("fuse", "6.12.118"), "reclaim-fuse-foll-pin", "kept", "", "stripped");
   EXPECT_EQ(DecidedBy(ReclaimCell("fuse", "6.9")), "reclaim-fuse-foll-pin");
+  EXPECT_EQ(DecidedBy(ReclaimCell("fuse", "6.15.11")), "reclaim-fuse-foll-pin");
+}
+
+// The host finding (docs/kernels.md): from 6.16 MADV_PAGEOUT's split of a large ext4 folio may strip a
+// FOLL_PIN-pinned page's buffers, so neither outcome is a surprise there.
+TEST_F(KernelRulesTest, ReclaimPageoutSplitStripsFollPin) {
+  for (const char* pinner : {"fuse", "io_uring", "rdma", "process-vm"}) {
+    const PinCell cell = ReclaimCell(pinner, "6.18.44");
+    EXPECT_EQ(DecidedBy(cell), "reclaim-pageout-split-strips-foll-pin") << pinner;
+    EXPECT_EQ(JudgeCell(*shipped_, cell, "stripped", "").as_expected, std::optional<bool>(true)) << pinner;
+    EXPECT_EQ(JudgeCell(*shipped_, cell, "kept", "").as_expected, std::optional<bool>(true)) << pinner;
+  }
+  EXPECT_EQ(DecidedBy(ReclaimCell("fuse", "6.16")), "reclaim-pageout-split-strips-foll-pin");
+  EXPECT_EQ(DecidedBy(ReclaimCell("vmsplice", "6.18.44")), "reclaim-strips-foll-get") << "FOLL_GET: its own rule";
 }
 
 // A rule added to the file without a test above fails here.
@@ -382,7 +398,8 @@ TEST_F(KernelRulesTest, EveryShippedRuleHasATest) {
                                         "reclaim-strips-foll-pin-before-fix",
                                         "reclaim-strips-foll-get",
                                         "reclaim-fuse-foll-get",
-                                        "reclaim-fuse-foll-pin"};
+                                        "reclaim-fuse-foll-pin",
+                                        "reclaim-pageout-split-strips-foll-pin"};
   std::set<std::string> shipped;
   for (const auto& r : shipped_->rules) {
     shipped.insert(r.id);
