@@ -29,18 +29,20 @@ const std::vector<Pattern>& Patterns() {
     return std::vector<Pattern>{
         {KernelEventClass::kExpected, r("EXT4-fs \\([^)]+\\): shut down requested")},
         {KernelEventClass::kExpected, r("XFS \\([^)]+\\): User initiated shutdown")},
-        {KernelEventClass::kExpected, r("XFS \\([^)]+\\): (Log I/O error|Filesystem has been shut down|Please unmount)")},
+        {KernelEventClass::kExpected,
+         r("XFS \\([^)]+\\): (Log I/O error|Filesystem has been shut down|Please unmount)")},
         {KernelEventClass::kBug, r("kernel BUG at ")},
         {KernelEventClass::kBug, r("BUG: ")},
         {KernelEventClass::kOops, r("Oops")},
         {KernelEventClass::kHungTask, r("INFO: task .+:[0-9]+ blocked for more than [0-9]+ seconds")},
         {KernelEventClass::kDataRisk,
-         r("EXT4-fs warning \\(device [^)]+\\): (ext4_writepage|mpage_prepare_extent_to_map):[0-9]+: .*does not have "
+         r("EXT4-fs warning \\(device [^)]+\\): (ext4_writepage|mpage_prepare_extent_to_map):[0-9]+: .*does "
+           "not have "
            "buffers attached")},
-        {KernelEventClass::kDataRisk,
-         r("Page cache invalidation failure on direct I/O")},
+        {KernelEventClass::kDataRisk, r("Page cache invalidation failure on direct I/O")},
         {KernelEventClass::kWarning, r("WARNING: ")},
-        {KernelEventClass::kFsError, r("EXT4-fs error|XFS \\(.*\\): Corruption|BTRFS (error|critical)|F2FS-fs .*error")},
+        {KernelEventClass::kFsError,
+         r("EXT4-fs error|XFS \\(.*\\): Corruption|BTRFS (error|critical)|F2FS-fs .*error")},
     };
   }();
   return patterns;
@@ -50,13 +52,20 @@ const std::vector<Pattern>& Patterns() {
 
 const char* KernelEventClassName(KernelEventClass c) {
   switch (c) {
-    case KernelEventClass::kBug: return "bug";
-    case KernelEventClass::kWarning: return "warning";
-    case KernelEventClass::kOops: return "oops";
-    case KernelEventClass::kHungTask: return "hung_task";
-    case KernelEventClass::kFsError: return "fs_error";
-    case KernelEventClass::kDataRisk: return "data_risk";
-    case KernelEventClass::kExpected: return "expected";
+    case KernelEventClass::kBug:
+      return "bug";
+    case KernelEventClass::kWarning:
+      return "warning";
+    case KernelEventClass::kOops:
+      return "oops";
+    case KernelEventClass::kHungTask:
+      return "hung_task";
+    case KernelEventClass::kFsError:
+      return "fs_error";
+    case KernelEventClass::kDataRisk:
+      return "data_risk";
+    case KernelEventClass::kExpected:
+      return "expected";
   }
   return "?";
 }
@@ -106,7 +115,8 @@ bool KernelLogParser::Feed(const std::string& record) {
   if (semi == std::string::npos) return false;
   std::string msg = record.substr(semi + 1);
   if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-  static const std::regex task_line("^CPU: [0-9]+ (UID: [0-9]+ )?PID: ([0-9]+) Comm: ([^ ]+)", std::regex::extended);
+  static const std::regex task_line("^CPU: [0-9]+ (UID: [0-9]+ )?PID: ([0-9]+) Comm: ([^ ]+)",
+                                    std::regex::extended);
   static const std::regex pid_in_line("PID: ([0-9]+)", std::regex::extended);
   static const std::regex hung_task("task (.+):([0-9]+) blocked", std::regex::extended);
   std::smatch m;
@@ -124,8 +134,10 @@ bool KernelLogParser::Feed(const std::string& record) {
   e.cls = *cls;
   e.line = msg;
   auto c1 = record.find(','), c2 = record.find(',', c1 + 1);
-  if (c1 != std::string::npos && c2 != std::string::npos) e.usec = std::strtoull(record.c_str() + c2 + 1, nullptr, 10);
-  // "EXT4-fs (loop3): ...", "EXT4-fs error (device loop3): ...", "XFS (dm-2): ...", "BTRFS info (device sda1): ..."
+  if (c1 != std::string::npos && c2 != std::string::npos)
+    e.usec = std::strtoull(record.c_str() + c2 + 1, nullptr, 10);
+  // "EXT4-fs (loop3): ...", "EXT4-fs error (device loop3): ...", "XFS (dm-2): ...", "BTRFS info (device
+  // sda1): ..."
   static const std::regex fs_device("^(EXT4-fs|XFS|BTRFS|F2FS-fs)[^(:]*\\((device )?([A-Za-z0-9_.-]+)\\)",
                                     std::regex::extended);
   if (std::regex_search(msg, m, fs_device)) e.device = m[3].str();
@@ -141,7 +153,9 @@ bool KernelLogParser::Feed(const std::string& record) {
   return true;
 }
 
-std::string KernelEvent::Label() const { return other_device ? "another device's" : KernelEventClassName(cls); }
+std::string KernelEvent::Label() const {
+  return other_device ? "another device's" : KernelEventClassName(cls);
+}
 
 namespace {
 
@@ -255,7 +269,8 @@ void KernelLogMonitor::Loop() {
     // Told now, while the device is still attached: a loop device autoclears when its run is done.
     auto& events = parser_.events();
     for (; told_ < events.size(); ++told_)
-      if (!events[told_].device.empty()) events[told_].other_device = own_.Owns(events[told_].device) == false;
+      if (!events[told_].device.empty())
+        events[told_].other_device = own_.Owns(events[told_].device) == false;
     std::lock_guard<std::mutex> g(mu_);
     events_ = parser_.events();
   }

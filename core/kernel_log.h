@@ -19,17 +19,17 @@ const char* KernelEventClassName(KernelEventClass c);
 
 struct KernelEvent {
   KernelEventClass cls = KernelEventClass::kExpected;
-  std::string line;       // the message text (without the kmsg prefix)
-  uint64_t usec = 0;      // kernel timestamp
+  std::string line;   // the message text (without the kmsg prefix)
+  uint64_t usec = 0;  // kernel timestamp
   // The task the kernel named (the "PID: N ... Comm: X" of the report, or "task X:N" of a hung task); 0 and
   // empty when it named none. /dev/kmsg is system-wide: this says whether the event came from this run.
   int pid = 0;
   std::string comm;
-  std::string origin;     // "longpin" (this process, a thread or a child of it), "other process", "" unknown
-  // The block device a filesystem line names ("loop3" of "EXT4-fs (loop3): ..."), and whether it is shown to be
-  // another's: a loop device over a file outside this run's directories, a dm device over such loops, a disk
-  // the run does not use. Another device's line never fails the run and is never "expected" (another run's
-  // shutdown is not ours); a device that cannot be told (already gone) counts as the run's own.
+  std::string origin;  // "longpin" (this process, a thread or a child of it), "other process", "" unknown
+  // The block device a filesystem line names ("loop3" of "EXT4-fs (loop3): ..."), and whether it is shown to
+  // be another's: a loop device over a file outside this run's directories, a dm device over such loops, a
+  // disk the run does not use. Another device's line never fails the run and is never "expected" (another
+  // run's shutdown is not ours); a device that cannot be told (already gone) counts as the run's own.
   std::string device;
   bool other_device = false;
   bool alarm() const { return cls != KernelEventClass::kExpected && !other_device; }
@@ -64,8 +64,8 @@ class KernelLogParser {
 // Whether pid is this process, one of its threads, or a child of it (the helpers some pinners start).
 bool IsThisProcessOrChild(int pid);
 
-// What a run owns, for telling its devices from other runs': the directories its images live in (a loop device
-// over a file there is the run's) and the devices it uses directly (the filesystem of a --target).
+// What a run owns, for telling its devices from other runs': the directories its images live in (a loop
+// device over a file there is the run's) and the devices it uses directly (the filesystem of a --target).
 struct DeviceOwnership {
   std::vector<std::string> dirs;
   std::vector<std::string> devices;  // kernel names: "sda1", "nvme0n1p2"
