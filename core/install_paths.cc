@@ -7,12 +7,15 @@
 
 namespace longpin {
 
-std::string ExecutableDir() {
+std::string ExecutablePath() {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, size_t(n));
-  return path.substr(0, path.rfind('/'));
+  return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+std::string ExecutableDir() {
+  const std::string path = ExecutablePath();
+  return path.empty() ? "." : path.substr(0, path.rfind('/'));
 }
 
 std::optional<std::string> InstalledBesideBinary(const std::string& relative) {

@@ -8,7 +8,9 @@
 
 namespace longpin {
 
-// The directory of the running binary (/proc/self/exe); "." when it cannot be read.
+// The running binary (/proc/self/exe); "" when it cannot be read.
+std::string ExecutablePath();
+// Its directory; "." when it cannot be read.
 std::string ExecutableDir();
 // BIN/../share/longpin/RELATIVE when the binary is an installed one and the path exists there.
 std::optional<std::string> InstalledBesideBinary(const std::string& relative);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace longpin {
 
@@ -13,6 +14,8 @@ std::optional<uint64_t> ParseSize(const std::string& text);
 // "5" (seconds), "5s", "10ms", "250us", "2m", "1.5s". nullopt on anything else or a negative value.
 std::optional<double> ParseDuration(const std::string& text);
 std::string FormatSize(uint64_t bytes);
+// "a,b,,c" -> {a, b, c}: a comma list of an option, empty entries dropped.
+std::vector<std::string> SplitCommaList(const std::string& text);
 std::string FormatNs(uint64_t ns);
 
 }  // namespace longpin

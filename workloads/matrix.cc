@@ -7,11 +7,11 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
+#include "core/units.h"
 #include "pinners/kernel_rules.h"
 #include "pinners/pinner.h"
 #include "workloads/cli/run_options.h"
@@ -22,15 +22,6 @@
 
 namespace longpin {
 namespace {
-
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 bool InMemory(const std::string& mapping) {
   return mapping == "memfd" || mapping == "thp" || mapping == "hugetlb";
@@ -347,11 +338,11 @@ void AddMatrixOptions(CLI::App& m, MatrixOptions& o) {
 int MatrixCommand(const MatrixOptions& given) {
   MatrixOptions o = given;
   std::vector<Cell> cells;
-  for (const auto& p : SplitList(o.pinners))
-    for (const auto& m : SplitList(o.mappings))
-      for (const auto& f : InMemory(m) ? std::vector<std::string>{"-"} : SplitList(o.filesystems))
-        for (const auto& s : SplitList(o.syncs)) cells.push_back({p, f, m, s});
-  const std::vector<std::string> kernels = SplitList(o.kernels);
+  for (const auto& p : SplitCommaList(o.pinners))
+    for (const auto& m : SplitCommaList(o.mappings))
+      for (const auto& f : InMemory(m) ? std::vector<std::string>{"-"} : SplitCommaList(o.filesystems))
+        for (const auto& s : SplitCommaList(o.syncs)) cells.push_back({p, f, m, s});
+  const std::vector<std::string> kernels = SplitCommaList(o.kernels);
   if (cells.empty() || kernels.empty()) {
     std::fprintf(stderr, "longpin: matrix: every list needs at least one entry\n");
     return kExitUsage;
@@ -361,14 +352,14 @@ int MatrixCommand(const MatrixOptions& given) {
     std::fprintf(stderr, "longpin: matrix %s %s: unknown (%s)\n", option, name.c_str(), known);
     return kExitUsage;
   };
-  for (const auto& p : SplitList(o.pinners))
+  for (const auto& p : SplitCommaList(o.pinners))
     if (p != "none" && !FindPinner(p)) return unknown("--pinners", p, "see `longpin list pinners`");
-  for (const auto& f : SplitList(o.filesystems))
+  for (const auto& f : SplitCommaList(o.filesystems))
     if (f.rfind("dir:", 0) != 0 && !ParseFsType(f))
       return unknown("--fs", f, "ext4, xfs, btrfs, f2fs or dir:PATH");
-  for (const auto& m : SplitList(o.mappings))
+  for (const auto& m : SplitCommaList(o.mappings))
     if (!ParseMapping(m)) return unknown("--mappings", m, "shared, private, memfd, thp, hugetlb");
-  for (const auto& y : SplitList(o.syncs))
+  for (const auto& y : SplitCommaList(o.syncs))
     if (!ParseSyncOpName(y)) return unknown("--sync", y, "fsync, fdatasync, msync, sync_file_range, syncfs");
   for (size_t i = 0; i < kernels.size(); ++i)
     if (std::find(kernels.begin(), kernels.begin() + long(i), kernels[i]) != kernels.begin() + long(i)) {

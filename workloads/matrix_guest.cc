@@ -17,7 +17,6 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/install_paths.h"
 #include "core/units.h"
@@ -27,28 +26,13 @@
 namespace longpin {
 namespace {
 
-std::string SelfExe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, size_t(n)) : std::string();
-}
-
 bool IsExecutable(const std::string& path) {
   return !path.empty() && ::access(path.c_str(), X_OK) == 0;
 }
 
-size_t CountList(const std::string& s) {
-  size_t n = 0;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) ++n;
-  return n;
-}
-
 // The guest's own command line: the matrix of these options on the kernel it boots.
 std::vector<std::string> GuestArgs(const MatrixOptions& o, const std::string& json) {
-  std::vector<std::string> a = {SelfExe(),    "matrix",      "--kernels",  "host",     "--pinners", o.pinners,
+  std::vector<std::string> a = {ExecutablePath(),    "matrix",      "--kernels",  "host",     "--pinners", o.pinners,
                                 "--fs",       o.filesystems, "--mappings", o.mappings, "--sync",    o.syncs,
                                 "--duration", o.duration,    "--size",     o.size,     "--json",    json};
   // The guest's /var/tmp is an overlay that refuses O_TMPFILE (io_uring's source file): its runs go to tmpfs.
@@ -180,7 +164,7 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
   // Emulated (TCG) guests are slow: room for each cell's phases, its mkfs and mount, and the boot.
   const double phase = ParseDuration(o.duration).value_or(2.0);
   const size_t cells =
-      CountList(o.pinners) * (CountList(o.filesystems) + 1) * CountList(o.mappings) * CountList(o.syncs);
+      SplitCommaList(o.pinners).size() * (SplitCommaList(o.filesystems).size() + 1) * SplitCommaList(o.mappings).size() * SplitCommaList(o.syncs).size();
   const long timeout = long(180 + double(cells) * (6 * phase + 60));
   std::vector<std::string> argv = {
       *vm_run, "--kernel", kernel, "--results", results, "--timeout", std::to_string(timeout)};

@@ -55,4 +55,11 @@ TEST(Units, FormatSizeAndNs) {
 }
 
 }  // namespace
+TEST(Units, SplitCommaListDropsEmptyEntries) {
+  EXPECT_EQ(SplitCommaList("ext4,xfs"), (std::vector<std::string>{"ext4", "xfs"}));
+  EXPECT_EQ(SplitCommaList(",ext4,,dir:/a,b,"), (std::vector<std::string>{"ext4", "dir:/a", "b"}));
+  EXPECT_TRUE(SplitCommaList("").empty());
+  EXPECT_TRUE(SplitCommaList(",,").empty());
+}
+
 }  // namespace longpin

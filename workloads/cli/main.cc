@@ -15,6 +15,7 @@
 #include "core/measured_pin_kinds.h"
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
+#include "core/units.h"
 #include "pinners/pinner.h"
 #include "workloads/cli/run_options.h"
 #include "workloads/job_file.h"
@@ -355,13 +356,10 @@ int SelftestCommand(SelftestConfig cfg, const std::string& fs_list, const std::s
                     const std::string& size, const std::string& json_path) {
   if (::geteuid() != 0) return std::fprintf(stderr, "longpin: selftest needs root (scratch filesystems, shutdown)\n"), kExitCannotRun;
   cfg.filesystems.clear();
-  std::stringstream ss(fs_list);
-  std::string fs;
-  while (std::getline(ss, fs, ','))
-    if (!fs.empty()) {
-      if (!ParseFsType(fs)) return UsageError("selftest --fs " + fs + ": unknown filesystem (ext4, xfs, btrfs, f2fs)");
-      cfg.filesystems.push_back(fs);
-    }
+  for (const auto& fs : SplitCommaList(fs_list)) {
+    if (!ParseFsType(fs)) return UsageError("selftest --fs " + fs + ": unknown filesystem (ext4, xfs, btrfs, f2fs)");
+    cfg.filesystems.push_back(fs);
+  }
   RunOptionText text;
   text.fs_given = true;
   text.duration = duration;
