@@ -32,9 +32,10 @@ bool IsExecutable(const std::string& path) {
 
 // The guest's own command line: the matrix of these options on the kernel it boots.
 std::vector<std::string> GuestArgs(const MatrixOptions& o, const std::string& json) {
-  std::vector<std::string> a = {ExecutablePath(),    "matrix",      "--kernels",  "host",     "--pinners", o.pinners,
-                                "--fs",       o.filesystems, "--mappings", o.mappings, "--sync",    o.syncs,
-                                "--duration", o.duration,    "--size",     o.size,     "--json",    json};
+  std::vector<std::string> a = {ExecutablePath(), "matrix", "--kernels",   "host",       "--pinners",
+                                o.pinners,        "--fs",   o.filesystems, "--mappings", o.mappings,
+                                "--sync",         o.syncs,  "--duration",  o.duration,   "--size",
+                                o.size,           "--json", json};
   // The guest's /var/tmp is an overlay that refuses O_TMPFILE (io_uring's source file): its runs go to tmpfs.
   a.insert(a.end(), {"--workdir", o.workdir.empty() ? "/dev/shm" : o.workdir});
   for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--writers", o.writers},
@@ -163,8 +164,8 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
   const std::string results = dir, json = results + "/matrix.json";
   // Emulated (TCG) guests are slow: room for each cell's phases, its mkfs and mount, and the boot.
   const double phase = ParseDuration(o.duration).value_or(2.0);
-  const size_t cells =
-      SplitCommaList(o.pinners).size() * (SplitCommaList(o.filesystems).size() + 1) * SplitCommaList(o.mappings).size() * SplitCommaList(o.syncs).size();
+  const size_t cells = SplitCommaList(o.pinners).size() * (SplitCommaList(o.filesystems).size() + 1) *
+                       SplitCommaList(o.mappings).size() * SplitCommaList(o.syncs).size();
   const long timeout = long(180 + double(cells) * (6 * phase + 60));
   std::vector<std::string> argv = {
       *vm_run, "--kernel", kernel, "--results", results, "--timeout", std::to_string(timeout)};
