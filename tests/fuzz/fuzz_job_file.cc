@@ -11,31 +11,18 @@
 #include <cstdlib>
 #include <string>
 
+#include "tests/fuzz/fuzz_input_file.h"
 #include "workloads/cli/run_options.h"
 #include "workloads/job_file.h"
 
-namespace {
-
-// One file per fuzzing process, rewritten for each input. A plain array, so that the atexit handler never
-// reads a destroyed string (libFuzzer ends a clean run with exit()).
-char g_path[] = "/tmp/longpin-fuzz-job-XXXXXX.toml";
-
-}  // namespace
-
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const int fd = ::mkstemps(g_path, 5);
-  if (fd < 0) std::abort();
-  ::close(fd);
-  std::atexit([] { ::unlink(g_path); });
+  longpin::fuzz::MakeInputFile("job.toml");
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string path = g_path;
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return 0;
-  if (size) std::fwrite(data, 1, size, f);
-  std::fclose(f);
+  if (!longpin::fuzz::WriteInput(data, size)) return 0;
+  const std::string path = longpin::fuzz::g_input_file;
   CLI::App app;
   longpin::RunConfig cfg;
   longpin::RunOptionText text;
