@@ -13,7 +13,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/dm_log_writes.h"
 
 namespace longpin {
 namespace {
@@ -179,7 +178,8 @@ Status RunDirectory::Remove() const {
   return {};
 }
 
-std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_run) {
+std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_run,
+                                            const StaleDeviceRemover& remove_devices) {
   std::vector<CleanupAction> actions;
   DIR* d = ::opendir(base.c_str());
   if (!d) return actions;
@@ -212,18 +212,7 @@ std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_ru
         actions.push_back({"unmount " + mp + " failed: " + std::to_string(errno), false});
       }
     }
-    // --crash log-writes: the run's dm device (longpin-<id> for run-<id>) outlives a killed run and holds
-    // its loop devices; removing it lets them go.
-    const std::string dm_name = kDmNamePrefix + dir.substr(dir.rfind("/run-") + 5);
-    for (const auto& name : ListDmDevices()) {
-      if (name != dm_name) continue;
-      if (dry_run) {
-        actions.push_back({"would remove device-mapper device " + name});
-        continue;
-      }
-      Status s = RemoveDmDevice(name);
-      actions.push_back({s.ok() ? "removed device-mapper device " + name : s.message(), s.ok()});
-    }
+    if (remove_devices) remove_devices(dir, dry_run, &actions);
     // Loop devices whose backing file is an image in this run directory.
     if (DIR* sys = ::opendir("/sys/block")) {
       while (dirent* e = ::readdir(sys)) {

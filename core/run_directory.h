@@ -4,6 +4,7 @@
 // marker names a process that is gone.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,13 @@ struct CleanupAction {
   std::string what;  // "unmounted /var/tmp/longpin/run-1f/mnt", "removed ..."
   bool ok = true;
 };
+// Removes the block devices a dead run stacked over its loop devices (crash/: dm-log-writes), which hold the
+// loops; given by the caller because core/ knows no device kinds above a loop.
+using StaleDeviceRemover =
+    std::function<void(const std::string& run_dir, bool dry_run, std::vector<CleanupAction>* actions)>;
 // Cleans leftovers of runs whose process is gone, under base. dry_run lists without acting.
-std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_run);
+std::vector<CleanupAction> CleanupStaleRuns(const std::string& base, bool dry_run,
+                                            const StaleDeviceRemover& remove_devices = {});
 
 // Process start time (field 22 of /proc/PID/stat), to tell a live owner from a recycled pid; 0 if gone.
 unsigned long long ProcessStartTime(int pid);

@@ -14,9 +14,9 @@
 #include "core/units.h"
 #include "pinners/kernel_rules.h"
 #include "pinners/pinner.h"
-#include "workloads/cli/run_options.h"
+#include "cli/run_options.h"
 #include "workloads/job_file.h"
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 #include "workloads/run.h"
 #include "workloads/target.h"
 

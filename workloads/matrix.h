@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 
 namespace longpin {
 

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "workloads/matrix.h"
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 
 namespace longpin {
 namespace {

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "pinners/pinner.h"
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 #include "workloads/workload_context.h"
 #include "workloads/writers.h"
 

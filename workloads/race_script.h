@@ -31,7 +31,7 @@
 #include "core/status.h"
 #include "verifiers/expected_state.h"
 #include "workloads/run_config.h"
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 
 namespace longpin {
 

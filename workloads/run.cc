@@ -20,13 +20,13 @@
 #include <sstream>
 #include <thread>
 
-#include "core/dm_log_writes.h"
+#include "crash/dm_log_writes.h"
 #include "core/kernel_log.h"
 #include "core/measured_pin_kinds.h"
 #include "core/run_directory.h"
 #include "core/units.h"
 #include "verifiers/disk_reader.h"
-#include "verifiers/log_writes_replay.h"
+#include "crash/log_writes_replay.h"
 #include "workloads/phase_threads.h"
 #include "workloads/pin_driver.h"
 #include "workloads/progress_line.h"

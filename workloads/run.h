@@ -10,7 +10,7 @@
 #include "core/scratch_fs.h"
 #include "verifiers/expected_state.h"
 #include "workloads/run_config.h"
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 
 namespace longpin {
 

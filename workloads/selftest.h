@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "workloads/run_config.h"
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 
 namespace longpin {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 
 namespace longpin {
 

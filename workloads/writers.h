@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/expected_log.h"
+#include "core/split_mix.h"
 #include "core/hang_watchdog.h"
 #include "core/live_counter.h"
 #include "workloads/syncer.h"
@@ -46,15 +47,5 @@ class WritePacer {
   uint64_t next_ns_ = 0;
 };
 
-// A small, fast generator for block choice (not for anything cryptographic).
-struct SplitMix {
-  uint64_t state;
-  uint64_t Next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
 
 }  // namespace longpin

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "tests/fuzz/fuzz_input_file.h"
-#include "workloads/cli/run_options.h"
+#include "cli/run_options.h"
 #include "workloads/job_file.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

@@ -10,10 +10,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/dm_log_writes.h"
+#include "crash/dm_log_writes.h"
 #include "core/subprocess.h"
 #include "tests/integration/test_helpers.h"
-#include "verifiers/log_writes_replay.h"
+#include "crash/log_writes_replay.h"
 
 namespace longpin {
 namespace {

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "workloads/report_formats.h"
-#include "workloads/run_report.h"
+#include "report/report_formats.h"
+#include "report/run_report.h"
 
 namespace longpin {
 namespace {

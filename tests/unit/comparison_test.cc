@@ -1,6 +1,6 @@
 // The pinned/baseline comparison: a ratio with a bootstrap interval that contains 1 for the same distribution
 // and excludes it for a real shift; nothing for a handful of samples.
-#include "workloads/comparison.h"
+#include "report/comparison.h"
 
 #include <gtest/gtest.h>
 

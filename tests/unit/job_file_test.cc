@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "workloads/cli/run_options.h"
+#include "cli/run_options.h"
 
 namespace longpin {
 namespace {

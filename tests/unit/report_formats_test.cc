@@ -1,7 +1,7 @@
 // Report renderers: JUnit is well-formed XML with the right counts, KTAP passes a KTAP v1 check, the HTML
 // page holds its charts, fetches nothing and escapes what the kernel wrote; no renderer trips over a missing
 // key.
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "workloads/run_report.h"
+#include "report/run_report.h"
 
 namespace longpin {
 namespace {

@@ -1,6 +1,6 @@
 // `longpin run` option parsing: every kind of bad input gives one error line naming the option, and good
 // input fills the RunConfig.
-#include "workloads/cli/run_options.h"
+#include "cli/run_options.h"
 
 #include <gtest/gtest.h>
 

@@ -16,7 +16,7 @@
 #include "core/writeback_trace.h"
 #include "verifiers/fault_planter.h"
 #include "verifiers/oracle.h"
-#include "workloads/comparison.h"
+#include "report/comparison.h"
 
 namespace longpin {
 

@@ -1,4 +1,4 @@
-#include "workloads/cli/run_options.h"
+#include "cli/run_options.h"
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>

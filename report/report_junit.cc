@@ -4,7 +4,7 @@
 #include <string>
 
 #include "core/units.h"
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 
 namespace longpin {
 namespace report_detail {

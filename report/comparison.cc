@@ -1,11 +1,11 @@
-#include "workloads/comparison.h"
+#include "report/comparison.h"
 
 #include <algorithm>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "workloads/writers.h"
+#include "core/split_mix.h"
 
 namespace longpin {
 namespace {

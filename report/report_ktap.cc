@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <string>
 
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 
 namespace longpin {
 namespace {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/run_directory.h"
 #include "core/status.h"
 
 namespace longpin {
@@ -102,5 +103,8 @@ class LogWritesStack {
 Status RemoveDmDevice(const std::string& name);
 // Names of the device-mapper devices that exist now (empty when device-mapper is absent).
 std::vector<std::string> ListDmDevices();
+// `longpin cleanup`: the dm-log-writes device of a dead run (longpin-<id> for run-<id>) outlives it and holds
+// its loop devices; removing it lets them go.
+void RemoveStaleLogWritesDevice(const std::string& run_dir, bool dry_run, std::vector<CleanupAction>* actions);
 
 }  // namespace longpin

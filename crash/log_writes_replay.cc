@@ -1,4 +1,4 @@
-#include "verifiers/log_writes_replay.h"
+#include "crash/log_writes_replay.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/units.h"
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 
 namespace longpin {
 namespace {

@@ -16,12 +16,13 @@
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
+#include "crash/dm_log_writes.h"
 #include "pinners/pinner.h"
-#include "workloads/cli/run_options.h"
+#include "cli/run_options.h"
 #include "workloads/job_file.h"
 #include "workloads/matrix.h"
 #include "workloads/race_script.h"
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 #include "workloads/run.h"
 #include "workloads/selftest.h"
 #include "workloads/target.h"
@@ -183,7 +184,7 @@ int ListCommand(const std::string& what) {
 
 int CleanupCommand(const std::string& workdir, bool dry_run) {
   const std::string base = workdir.empty() ? DefaultWorkBase() : workdir;
-  auto actions = CleanupStaleRuns(base, dry_run);
+  auto actions = CleanupStaleRuns(base, dry_run, RemoveStaleLogWritesDevice);
   bool ok = true;
   for (const auto& a : actions) {
     std::printf("%s\n", a.what.c_str());

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <functional>
 
-#include "workloads/report_formats.h"
+#include "report/report_formats.h"
 
 namespace longpin {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/dm_log_writes.h"
+#include "crash/dm_log_writes.h"
 
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
@@ -303,6 +303,19 @@ Status LogWritesStack::Remove() {
   if (!data_image_.empty()) ::unlink(data_image_.c_str());
   if (!log_image_.empty()) ::unlink(log_image_.c_str());
   return s;
+}
+
+void RemoveStaleLogWritesDevice(const std::string& run_dir, bool dry_run, std::vector<CleanupAction>* actions) {
+  const std::string dm_name = kDmNamePrefix + run_dir.substr(run_dir.rfind("/run-") + 5);
+  for (const auto& name : ListDmDevices()) {
+    if (name != dm_name) continue;
+    if (dry_run) {
+      actions->push_back({"would remove device-mapper device " + name});
+      continue;
+    }
+    Status s = RemoveDmDevice(name);
+    actions->push_back({s.ok() ? "removed device-mapper device " + name : s.message(), s.ok()});
+  }
 }
 
 }  // namespace longpin
