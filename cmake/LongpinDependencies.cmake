@@ -7,6 +7,7 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing>=2.0)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+pkg_check_modules(LIBMOUNT REQUIRED IMPORTED_TARGET mount)
 
 set(LONGPIN_SUMMARY_BUILT "")
 set(LONGPIN_SUMMARY_MISSING "")

@@ -1,5 +1,7 @@
 #include "core/run_directory.h"
 
+#include "core/mount_table.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -30,51 +32,6 @@ bool MkdirP(const std::string& path) {
     if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return false;
   }
   return true;
-}
-
-std::string UnescapeMountField(const std::string& field) {
-  std::string unesc;
-  for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      unesc += char(std::stoi(field.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      unesc += field[i];
-    }
-  }
-  return unesc;
-}
-
-struct MountEntry {
-  std::string point;   // field 5 of mountinfo
-  std::string source;  // the field after the fs type, past the " - " separator
-};
-
-// Mounts of this mount namespace, unescaped for the common \040 case.
-std::vector<MountEntry> MountTable() {
-  std::vector<MountEntry> out;
-  std::ifstream f("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream is(line);
-    std::string id, parent, devno, root, mp;
-    is >> id >> parent >> devno >> root >> mp;
-    MountEntry e{UnescapeMountField(mp), ""};
-    if (auto sep = line.find(" - "); sep != std::string::npos) {
-      std::istringstream rest(line.substr(sep + 3));
-      std::string fstype, source;
-      rest >> fstype >> source;
-      e.source = UnescapeMountField(source);
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-std::vector<std::string> MountPoints() {
-  std::vector<std::string> out;
-  for (auto& e : MountTable()) out.push_back(std::move(e.point));
-  return out;
 }
 
 // Whether a mount under run directory dir is one longpin made: its scratch filesystem (a loop device backed

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/mount_table.h"
 #include "core/scratch_fs.h"
 #include "pinners/pinner.h"
 #include "tests/temp_dir.h"
@@ -220,14 +221,8 @@ inline std::vector<std::string> RunDirsUnder(const std::string& dir) {
 // Mount points at or below dir, as this process sees them.
 inline std::vector<std::string> MountsUnder(const std::string& dir) {
   std::vector<std::string> out;
-  std::ifstream f("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream is(line);
-    std::string id, parent, devno, root, mp;
-    is >> id >> parent >> devno >> root >> mp;
+  for (const auto& mp : longpin::MountPoints())
     if (mp == dir || mp.rfind(dir + "/", 0) == 0) out.push_back(mp);
-  }
   return out;
 }
 
