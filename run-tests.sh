@@ -28,8 +28,8 @@ if [[ -z "${LONGPIN_TEST_QUICK:-}" ]]; then
     rc=0
     vm/test.sh || rc=$?
     if [[ $rc -eq 77 ]]; then echo "vm: skipped (exit 77)"; elif [[ $rc -ne 0 ]]; then status=1; fi
-    # Issue 6: the 6.1 guest job (rdma on ext4, log-writes crash states on xfs, planted faults in a replayed
-    # state), only when the harness itself passed; it skips (77) when the kernel is not cached.
+    # The 6.1 guest job (rdma on ext4, log-writes crash states on xfs, planted faults in a replayed state,
+    # the matrix), only when the harness itself passed; it skips (77) when the kernel is not cached.
     if [[ $rc -eq 0 && -x vm/ci-6.1.sh ]]; then
       echo "== 6.1 guest job (vm/ci-6.1.sh)"
       rc=0

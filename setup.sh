@@ -12,7 +12,7 @@ packages=(cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config
           liburing-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev
           libxxhash-dev libfuse3-dev fuse3 libibverbs-dev rdma-core ibverbs-providers
           e2fsprogs xfsprogs btrfs-progs f2fs-tools util-linux fio kmod iproute2 dmsetup
-          libtomlplusplus-dev libmount-dev libdevmapper-dev chromium groff-base
+          libtomlplusplus-dev libmount-dev libdevmapper-dev clang-format-14 chromium groff-base
           dpkg-dev file)
 if [[ -f vm/packages.txt ]]; then
   while read -r p; do [[ -n "$p" && "$p" != \#* ]] && packages+=("$p"); done < vm/packages.txt
