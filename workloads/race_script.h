@@ -1,5 +1,6 @@
 // Race scripts: longpin drives the failing order of the seed discussion step by step, one window at a time,
-// many times a second, instead of hoping that random load interleaves it (../shared/DESIGN.md, "Race scripts").
+// many times a second, instead of hoping that random load interleaves it (../shared/DESIGN.md, "Race
+// scripts").
 //
 // A script is a comma list of steps, run in order on a fresh window per attempt:
 //   pin          hold the window (long-term pinners: ibv_reg_mr, io_uring registration; per-IO pinners only
@@ -21,6 +22,10 @@
 // (per-IO: when the IO completed), before a sync that returned 0 started; the strict contract promises every
 // write completed before such a sync. A miss of the first is a kernel-contract violation, of the second a
 // strict miss ("fsync lied").
+//
+// Where the parts live: race_script.cc parses and checks a script; race_runner.cc is the run (prepare,
+// attempts, verdict, teardown); race_steps.cc one attempt and what each step does; race_oracle.cc judges the
+// window read back; race_reclaim.cc reclaims it (and owns the memory cgroup of reclaim:cgroup).
 #pragma once
 
 #include <cstdint>
@@ -29,21 +34,33 @@
 #include <vector>
 
 #include "core/status.h"
+#include "report/run_report.h"
 #include "verifiers/expected_state.h"
 #include "workloads/run_config.h"
-#include "report/run_report.h"
 
 namespace longpin {
 
-enum class RaceStepKind { kPin, kStore, kSync, kDma, kDmaStart, kDmaFinish, kReclaim, kUnpin, kCrash, kVerify, kWait };
+enum class RaceStepKind {
+  kPin,
+  kStore,
+  kSync,
+  kDma,
+  kDmaStart,
+  kDmaFinish,
+  kReclaim,
+  kUnpin,
+  kCrash,
+  kVerify,
+  kWait
+};
 enum class ReclaimMethod { kPageout, kCgroup, kFadvise };
 
 struct RaceStep {
   RaceStepKind kind = RaceStepKind::kPin;
-  std::optional<SyncOpKind> sync_op;     // sync:OP; nullopt = the run's --sync op
+  std::optional<SyncOpKind> sync_op;  // sync:OP; nullopt = the run's --sync op
   ReclaimMethod reclaim = ReclaimMethod::kPageout;
-  double wait_s = 0;                     // wait:DURATION
-  std::string text;                      // as written in the script
+  double wait_s = 0;  // wait:DURATION
+  std::string text;   // as written in the script
 };
 
 struct RaceScript {
@@ -55,17 +72,17 @@ struct RaceScript {
 
 // What the pinner offers, for checking a script against it.
 struct RaceCapabilities {
-  bool per_io = false;    // the hold lasts one IO (fuse, odirect, process-vm)
-  bool can_write = false; // DMA writes through the hold
-  bool can_hold = false;  // dma-start / dma-finish (fuse)
+  bool per_io = false;     // the hold lasts one IO (fuse, odirect, process-vm)
+  bool can_write = false;  // DMA writes through the hold
+  bool can_hold = false;   // dma-start / dma-finish (fuse)
 };
 
 // What each pinner of the registry offers to a race script.
 RaceCapabilities RaceCapabilitiesOf(const std::string& pinner);
 // Parses a step list. The error names the step and what to do (exit 2).
 Result<RaceScript> ParseRaceScript(const std::string& text);
-// Checks the order against the pinner: a DMA needs a pin before it, a held DMA must finish before unpin, crash
-// or the end, a pinner that cannot write has no DMA steps. The error names the step (exit 2).
+// Checks the order against the pinner: a DMA needs a pin before it, a held DMA must finish before unpin,
+// crash or the end, a pinner that cannot write has no DMA steps. The error names the step (exit 2).
 Status CheckRaceScript(const RaceScript& script, const RaceCapabilities& caps, const std::string& pinner);
 
 // What ../shared/KERNEL_NOTES.md ("Who pins how") says `pinner` takes on kernel `release` ("FOLL_GET",

@@ -1,13 +1,20 @@
-// Race scripts: the step list's parsing and its order checked against what a pinner offers.
+// Race scripts: the step list's parsing and its order checked against what a pinner offers, and the oracle
+// that judges a window read back against what the attempt's writes and syncs promised.
 #include "workloads/race_script.h"
 
 #include <gtest/gtest.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "workloads/race_oracle.h"
 
 namespace longpin {
 namespace {
 
 TEST(RaceScript, ParsesEveryStepWithItsArgument) {
-  auto s = ParseRaceScript("pin, store,sync:fdatasync,dma-start,reclaim:cgroup,dma-finish,sync,unpin,crash,verify");
+  auto s = ParseRaceScript(
+      "pin, store,sync:fdatasync,dma-start,reclaim:cgroup,dma-finish,sync,unpin,crash,verify");
   ASSERT_TRUE(s.ok()) << s.status().message();
   ASSERT_EQ(s->steps.size(), 10u);
   EXPECT_EQ(s->steps[0].kind, RaceStepKind::kPin);
@@ -41,7 +48,8 @@ TEST(RaceScript, ReclaimDefaultsToPageout) {
 TEST(RaceScript, BadStepsAreNamed) {
   auto unknown = ParseRaceScript("pin,stroe,verify");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("step stroe: unknown step"), std::string::npos) << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("step stroe: unknown step"), std::string::npos)
+      << unknown.status().message();
   auto op = ParseRaceScript("sync:fsink,verify");
   ASSERT_FALSE(op.ok());
   EXPECT_NE(op.status().message().find("sync:fsink"), std::string::npos);
@@ -74,7 +82,8 @@ TEST(RaceScript, OrderIsCheckedAgainstThePinner) {
 
   Status before_pin = Check("store,dma,pin,verify", "rdma");
   ASSERT_FALSE(before_pin.ok());
-  EXPECT_NE(before_pin.message().find("step dma: a DMA needs a pinned window"), std::string::npos) << before_pin.message();
+  EXPECT_NE(before_pin.message().find("step dma: a DMA needs a pinned window"), std::string::npos)
+      << before_pin.message();
 
   Status no_hold = Check("pin,dma-start,dma-finish,verify", "odirect");
   ASSERT_FALSE(no_hold.ok());
@@ -108,6 +117,73 @@ TEST(RaceScript, OrderIsCheckedAgainstThePinner) {
   Status after_crash = Check("pin,store,sync,crash,dma,verify", "rdma");
   ASSERT_FALSE(after_crash.ok());
   EXPECT_NE(after_crash.message().find("step dma"), std::string::npos);
+}
+
+// The oracle over a window of two blocks: what is on disk (each block stamped at a generation, 0 = zeros)
+// judged against the attempt's writes and syncs.
+constexpr uint64_t kRun = 0x5eed;
+constexpr size_t kBlock = 4096;
+
+struct OracleCase {
+  StampPattern pattern{kRun, kBlock};
+  std::vector<std::byte> disk = std::vector<std::byte>(2 * kBlock);
+  RaceReport race;
+
+  void OnDisk(uint64_t generation, WriterKind kind) {
+    for (uint64_t b = 0; b < 2; ++b)
+      StampBlock(pattern, StampId{kRun, b, generation, kind, 0, 1}, disk.data() + b * kBlock);
+  }
+  bool Judge(const std::vector<race::AttemptWrite>& writes, const std::vector<race::AttemptSync>& syncs) {
+    return race::JudgeWindow(pattern, race::WindowReadback{1, 0, 2, kBlock, disk.data()}, writes, syncs,
+                             race);
+  }
+};
+
+TEST(RaceOracle, AStoreASyncPromisedAndFoundIsNoFinding) {
+  OracleCase c;
+  c.OnDisk(1, WriterKind::kCpu);
+  EXPECT_FALSE(c.Judge({{1, WriterKind::kCpu, 0, 0}}, {{1, 1, 0, true, "fsync"}}));
+  EXPECT_EQ(c.race.kernel_violations, 0u);
+  EXPECT_EQ(c.race.strict_misses, 0u);
+  EXPECT_TRUE(c.race.examples.empty());
+}
+
+TEST(RaceOracle, AStoreASyncPromisedAndMissingIsAKernelViolation) {
+  OracleCase c;  // zeros on disk
+  EXPECT_TRUE(c.Judge({{1, WriterKind::kCpu, 0, 0}}, {{1, 1, 0, true, "fsync"}}));
+  EXPECT_EQ(c.race.kernel_violations, 2u);
+  ASSERT_EQ(c.race.examples.size(), 2u);
+  const RaceExample& e = c.race.examples[0];
+  EXPECT_EQ(e.contract, "kernel");
+  EXPECT_EQ(e.attempt, 1u);
+  EXPECT_EQ(e.expected_generation, 1u);
+  EXPECT_EQ(e.found, "zero");
+  EXPECT_EQ(e.writer, "cpu");
+  EXPECT_EQ(e.promised_by, "sync #1 (fsync, returned 0)");
+}
+
+TEST(RaceOracle, ADmaStillPinnedAtTheSyncIsOnlyAStrictMiss) {
+  OracleCase c;  // the DMA completed at step 1, its long-term pin was never released; zeros on disk
+  EXPECT_TRUE(c.Judge({{1, WriterKind::kDma, 1, -1}}, {{2, 1, 0, true, "fsync"}}));
+  EXPECT_EQ(c.race.kernel_violations, 0u);
+  EXPECT_EQ(c.race.strict_misses, 2u);
+  EXPECT_EQ(c.race.dma_blocks_strict_promised, 2u);
+  EXPECT_EQ(c.race.dma_blocks_strict_found, 0u);
+  ASSERT_FALSE(c.race.examples.empty());
+  EXPECT_EQ(c.race.examples[0].contract, "strict");
+}
+
+TEST(RaceOracle, AFailedSyncPromisesNothing) {
+  OracleCase c;
+  EXPECT_FALSE(c.Judge({{1, WriterKind::kCpu, 0, 0}}, {{1, 1, EIO, true, "fsync"}}));
+  EXPECT_EQ(c.race.kernel_violations, 0u);
+}
+
+TEST(RaceOracle, AGenerationNoStepWroteIsAKernelViolation) {
+  OracleCase c;
+  c.OnDisk(5, WriterKind::kCpu);
+  EXPECT_TRUE(c.Judge({{1, WriterKind::kCpu, 0, 0}}, {}));
+  EXPECT_EQ(c.race.kernel_violations, 2u);
 }
 
 }  // namespace
