@@ -46,8 +46,8 @@ CellConfigResult CellConfig(const CellBase& base, const CellRunOptions& c) {
   if (r.rate) cfg.rate = *r.rate;
   if (r.rounds) text.rounds = *r.rounds;
   if (r.seed) cfg.seed = *r.seed;
-  if (auto err = FinishRunConfig(cfg, text)) return {std::nullopt, base.job.Locate(*err), false};
-  return {std::move(cfg), "", false};
+  if (auto err = FinishRunConfig(cfg, text)) return {std::nullopt, base.job.Locate(*err)};
+  return {std::move(cfg), ""};
 }
 
 void DropEmptyEntries(std::vector<std::string>& list) {

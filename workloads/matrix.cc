@@ -314,24 +314,21 @@ struct HostCells {
 };
 
 // Every cell's options are checked before the first one runs: a typo must not surface an hour in.
-std::optional<int> MakeConfigs(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
-                               const CellConfigFn& cell_config, HostCells* host) {
-  host->configs.resize(cells.size());
-  host->skipped.resize(cells.size());
+HostCells MakeConfigs(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
+                      const CellConfigFn& cell_config) {
+  HostCells host;
+  host.configs.resize(cells.size());
+  host.skipped.resize(cells.size());
   for (size_t i = 0; i < cells.size(); ++i) {
     CellConfigResult r = cell_config(CellOptions(o, cells[i]));
-    if (r.usage_error) {
-      std::fprintf(stderr, "longpin: matrix: %s\n", r.error.c_str());
-      return kExitUsage;
-    }
     if (!r.config) {
-      host->skipped[i] = r.error;
+      host.skipped[i] = r.error;
       continue;
     }
-    host->configs[i] = std::move(*r.config);
-    host->any_scratch = host->any_scratch || host->configs[i].fs.rfind("dir:", 0) != 0;
+    host.configs[i] = std::move(*r.config);
+    host.any_scratch = host.any_scratch || host.configs[i].fs.rfind("dir:", 0) != 0;
   }
-  return std::nullopt;
+  return host;
 }
 
 // Scratch filesystems need root, and their mounts live in a namespace of the matrix's own.
@@ -389,8 +386,7 @@ int MatrixCommand(const MatrixConfig& given, const CellConfigFn& cell_config) {
     return kExitUsage;
   }
   if (!o.rules.empty()) o.rules = rules->path;  // guests read the same file
-  HostCells host;
-  if (auto code = MakeConfigs(o, cells, cell_config, &host)) return *code;
+  const HostCells host = MakeConfigs(o, cells, cell_config);
   const auto& kernels = o.kernels;
   const bool on_host = std::find(kernels.begin(), kernels.end(), "host") != kernels.end();
   if (on_host)

@@ -60,12 +60,10 @@ struct CellRunOptions {
 };
 CellRunOptions CellOptions(const MatrixConfig& config, const MatrixCell& cell);
 
-// A cell's RunConfig, or why there is none: a usage error ends the matrix (exit 2), any other error skips the
-// cell (this machine cannot express it).
+// A cell's RunConfig, or why there is none: a cell this machine cannot express is skipped, not fatal.
 struct CellConfigResult {
   std::optional<RunConfig> config;
   std::string error;
-  bool usage_error = false;
 };
 // Turns a cell's options into its RunConfig by the checks of `longpin run` (cli/matrix_options.cc).
 using CellConfigFn = std::function<CellConfigResult(const CellRunOptions&)>;
