@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <sstream>
 
 #include "core/block_stamp.h"
 #include "core/run_directory.h"
@@ -19,15 +18,6 @@
 
 namespace longpin {
 namespace {
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 uint64_t FreeBytes(const std::string& path) {
   struct statvfs sv {};
@@ -81,7 +71,7 @@ std::optional<std::string> CheckFsAndSize(RunConfig& cfg, const RunOptionText& t
 std::optional<std::string> ParseWriters(RunConfig& cfg, const RunOptionText& t) {
   if (!t.writers.empty()) {
     cfg.writers = WriterCounts{0, 0, 0};
-    for (const auto& part : Split(t.writers, ',')) {
+    for (const auto& part : SplitCommaList(t.writers)) {
       auto colon = part.find(':');
       std::string kind = part.substr(0, colon);
       int n = 1;
@@ -131,7 +121,7 @@ std::optional<std::string> ParseSyncAndTimes(RunConfig& cfg, const RunOptionText
     cfg.duration_s = *d;
   }
   if (!t.phases.empty()) {
-    cfg.phases = Split(t.phases, ',');
+    cfg.phases = SplitCommaList(t.phases);
     if (cfg.phases.empty()) return "--phases: give at least one of baseline, pinned";
     for (const auto& p : cfg.phases)
       if (p != "baseline" && p != "pinned")
