@@ -6,31 +6,31 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
-#include <CLI/CLI.hpp>
-
+#include "cli/commands_list.h"
+#include "cli/job_file.h"
+#include "cli/matrix_options.h"
+#include "cli/run_options.h"
 #include "core/measured_pin_kinds.h"
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
 #include "crash/dm_log_writes.h"
 #include "pinners/pinner.h"
-#include "cli/run_options.h"
-#include "workloads/job_file.h"
+#include "report/report_formats.h"
 #include "workloads/matrix.h"
 #include "workloads/race_script.h"
-#include "report/report_formats.h"
 #include "workloads/run.h"
 #include "workloads/selftest.h"
 #include "workloads/target.h"
 #include "workloads/verify.h"
 #include "workloads/writers.h"
-
-#include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace longpin {
 namespace {
@@ -38,148 +38,6 @@ namespace {
 int UsageError(const std::string& line) {
   std::fprintf(stderr, "longpin: %s\n", line.c_str());
   return kExitUsage;
-}
-
-std::string ThisKernelRelease() {
-  utsname u{};
-  return ::uname(&u) == 0 ? u.release : "";
-}
-
-// What a run on this kernel measured the pinner's pins to be (core/measured_pin_kinds.h).
-std::string MeasuredHere(const char* pinner, const std::string& kernel) {
-  if (std::string_view(pinner) == "none") return "-";
-  auto m = LookupMeasuredPinKind(pinner, kernel);
-  if (!m) return "not yet measured";
-  return m->kind + " (" + kernel + (m->date.empty() ? "" : ", " + m->date) + ")";
-}
-
-std::string ReadFirstLine(const std::string& path) {
-  std::ifstream f(path);
-  std::string line;
-  std::getline(f, line);
-  return line;
-}
-
-// The bracketed choice of a sysfs switch ("always [madvise] never" -> "madvise"); "" when unreadable.
-std::string SysfsChoice(const std::string& path) {
-  const std::string line = ReadFirstLine(path);
-  const size_t open = line.find('['), close = line.find(']');
-  if (open == std::string::npos || close == std::string::npos || close < open) return "";
-  return line.substr(open + 1, close - open - 1);
-}
-
-uint64_t MeminfoValue(const std::string& key) {
-  std::ifstream f("/proc/meminfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind(key + ":", 0) == 0) return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);
-  return 0;
-}
-
-struct MappingAvailability {
-  std::optional<std::string> why_not;  // nullopt: usable here
-  std::string detail;                  // what the mapping is here, when usable
-};
-
-// Checked the way the run's Target would set each mapping up (workloads/target.cc), so that `list` says
-// before a run what the run would otherwise find out, or silently fall back from.
-MappingAvailability MappingHere(MappingKind m) {
-  const bool root = ::geteuid() == 0;
-  switch (m) {
-    case MappingKind::kShared:
-      return {std::nullopt,
-              "the target file on the filesystem under test, MAP_SHARED: writes reach the disk"};
-    case MappingKind::kPrivate:
-      return {std::nullopt, "the same file, MAP_PRIVATE: stores land on anonymous copies, checked in memory"};
-    case MappingKind::kMemfd: {
-      const int fd = ::memfd_create("longpin-probe", MFD_CLOEXEC);
-      if (fd < 0) return {Status::FromErrno("memfd_create").message(), ""};
-      ::close(fd);
-      return {std::nullopt, "shmem (memfd_create), MAP_SHARED"};
-    }
-    case MappingKind::kThp: {
-      const std::string sys = "/sys/kernel/mm/transparent_hugepage";
-      const std::string shmem = SysfsChoice(sys + "/shmem_enabled");
-      if (shmem.empty())
-        return {"kernel without transparent huge pages for shmem (no " + sys + "/shmem_enabled)", ""};
-      // shmem_enabled governs shmem on its own: the anonymous switch (`enabled`) does not affect it.
-      if (shmem == "deny")
-        return {"huge pages on shmem denied (" + sys + "/shmem_enabled = deny; as root: echo advise > " +
-                    sys + "/shmem_enabled)",
-                ""};
-      if (root)
-        return {std::nullopt,
-                "a file on tmpfs mounted huge=always, MAP_SHARED (shmem_enabled = " + shmem + ")"};
-      if (shmem == "never")
-        return {
-            "not root: memfd + MADV_HUGEPAGE gets no huge pages while shmem_enabled = never (run as root, "
-            "or as root: echo advise > " +
-                sys + "/shmem_enabled)",
-            ""};
-      return {std::nullopt, "memfd + MADV_HUGEPAGE, MAP_SHARED (not root; shmem_enabled = " + shmem + ")"};
-    }
-    case MappingKind::kHugetlb: {
-      const uint64_t free_pages = MeminfoValue("HugePages_Free"), page_kib = MeminfoValue("Hugepagesize");
-      const std::string reserved = ReadFirstLine("/proc/sys/vm/nr_hugepages");
-      if (!root) return {"needs root (the target is a file on a hugetlbfs mount of the run's own)", ""};
-      if (free_pages == 0)
-        return {"no free huge pages (nr_hugepages = " + (reserved.empty() ? "?" : reserved) + ", " +
-                    std::to_string(page_kib / 1024) +
-                    " MiB each): reserve them as root, e.g. for a 256M target: " + "echo " +
-                    std::to_string(page_kib ? (256u << 10) / page_kib : 128) + " > /proc/sys/vm/nr_hugepages",
-                ""};
-      return {std::nullopt, "a file on hugetlbfs, MAP_SHARED: " + std::to_string(free_pages) +
-                                " free huge pages of " + std::to_string(page_kib / 1024) +
-                                " MiB (a target of up to " + std::to_string(free_pages * page_kib / 1024) +
-                                "M)"};
-    }
-  }
-  return {"unknown mapping", ""};
-}
-
-int ListCommand(const std::string& what) {
-  if (what.empty() || what == "pinners") {
-    std::printf("pinners (name, state, pin kind, measured here, what it is or why unavailable):\n");
-    const std::string kernel = ThisKernelRelease();
-    std::vector<std::string> measured;
-    int width = 0;
-    for (const auto& p : PinnerRegistry()) {
-      measured.push_back(MeasuredHere(p.name, kernel));
-      width = std::max(width, int(measured.back().size()));
-    }
-    size_t i = 0;
-    for (const auto& p : PinnerRegistry()) {
-      auto why = p.create ? p.unavailable() : p.unavailable().value_or("compiled out");
-      std::printf("  %-12s %-11s %-24s %-*s %s\n", p.name, why ? "unavailable" : "available",
-                  PinReferenceName(p.reference), width, measured[i++].c_str(),
-                  why ? why->c_str() : p.description);
-    }
-  }
-  if (what.empty() || what == "filesystems") {
-    std::printf("filesystems:\n");
-    for (FsType t : kAllFsTypes) {
-      auto why = FsUnavailableReason(t);
-      std::printf("  %-12s %-11s %s\n", FsTypeName(t), why ? "unavailable" : "available",
-                  why ? why->c_str() : "scratch image on a loop device");
-    }
-    std::printf("  %-12s %-11s %s\n", "dir:PATH", "available", "a file in an existing directory (any user)");
-  }
-  if (what.empty() || what == "mappings") {
-    std::printf("mappings (`longpin run --mapping NAME`):\n");
-    for (MappingKind m : {MappingKind::kShared, MappingKind::kPrivate, MappingKind::kMemfd, MappingKind::kThp,
-                          MappingKind::kHugetlb}) {
-      const MappingAvailability a = MappingHere(m);
-      std::printf("  %-12s %-11s %s\n", MappingName(m), a.why_not ? "unavailable" : "available",
-                  a.why_not ? a.why_not->c_str() : a.detail.c_str());
-    }
-  }
-  if (what.empty() || what == "workloads") {
-    std::printf("workloads (presets; `longpin run --workload NAME`):\n");
-    for (const auto& w : ListPresets()) std::printf("  %-20s %s\n", w.name.c_str(), w.summary.c_str());
-  }
-  if (!what.empty() && what != "pinners" && what != "filesystems" && what != "mappings" &&
-      what != "workloads")
-    return UsageError("list " + what + ": unknown list (pinners, filesystems, mappings, workloads)");
-  return 0;
 }
 
 int CleanupCommand(const std::string& workdir, bool dry_run) {
@@ -230,8 +88,9 @@ std::string g_command_line;
 bool g_seed_given = false;
 
 std::string ShellQuoted(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/=+@%") ==
-                          std::string::npos)
+  if (!arg.empty() &&
+      arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,:/=+@%") ==
+          std::string::npos)
     return arg;
   std::string q = "'";
   for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -244,8 +103,10 @@ int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
     report.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(report.seed));
   const bool ktap = EmitReports(RenderJson(report), out);
   if (!ktap) {
-    if (quiet) std::printf("verdict: %s\n", report.verdict.c_str());
-    else std::fputs(RenderSummary(report).c_str(), stdout);
+    if (quiet)
+      std::printf("verdict: %s\n", report.verdict.c_str());
+    else
+      std::fputs(RenderSummary(report).c_str(), stdout);
   }
   if (report.exit_code != kExitPass && !report.reasons.empty())
     std::fprintf(stderr, "longpin: %s: %s\n", report.verdict.c_str(), report.reasons.front().c_str());
@@ -260,14 +121,17 @@ std::optional<std::string> CheckOutputPath(const char* option, const std::string
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return std::string(option) + " " + path + ": directory " + dir + " does not exist";
-  if (::access(dir.c_str(), W_OK) != 0) return std::string(option) + " " + path + ": directory " + dir + " is not writable";
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return std::string(option) + " " + path + ": is a directory";
+  if (::access(dir.c_str(), W_OK) != 0)
+    return std::string(option) + " " + path + ": directory " + dir + " is not writable";
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return std::string(option) + " " + path + ": is a directory";
   return std::nullopt;
 }
 
 int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, const JobFile& job) {
   if (auto err = FinishRunConfig(cfg, text)) return UsageError(job.Locate(*err));
-  for (const auto& [option, path] : {std::pair<const char*, std::string>{"--json", cfg.json_path}, {"--junit", out.junit},
+  for (const auto& [option, path] : {std::pair<const char*, std::string>{"--json", cfg.json_path},
+                                     {"--junit", out.junit},
                                      {"--html", out.html}})
     if (auto err = CheckOutputPath(option, path)) return UsageError(*err);
   // A huge-page mapping this machine cannot give is found here, before a run directory exists, by the check
@@ -324,7 +188,8 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
     if (r.verdict == "fail" || (r.verdict == "error" && total.verdict != "fail")) {
       total.verdict = r.verdict;
       total.exit_code = r.exit_code;
-      if (!r.reasons.empty()) total.reasons.insert(total.reasons.begin(), "a crash cycle: " + r.reasons.front());
+      if (!r.reasons.empty())
+        total.reasons.insert(total.reasons.begin(), "a crash cycle: " + r.reasons.front());
     }
   if (!g_command_line.empty())
     total.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(first_seed));
@@ -348,17 +213,23 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   return total.exit_code;
 }
 
-int VerifyCommand(const std::string& state_dir, const std::string& target, const OutputOptions& out, bool quiet) {
-  if (state_dir.empty()) return UsageError("verify: --state-dir DIR is required (the --state-dir of the run)");
+int VerifyCommand(const std::string& state_dir, const std::string& target, const OutputOptions& out,
+                  bool quiet) {
+  if (state_dir.empty())
+    return UsageError("verify: --state-dir DIR is required (the --state-dir of the run)");
   return Finish(VerifyFromState(state_dir, target), out, quiet);
 }
 
-int SelftestCommand(SelftestConfig cfg, const std::string& fs_list, const std::string& duration,
+int SelftestCommand(SelftestConfig cfg, const std::vector<std::string>& fs_list, const std::string& duration,
                     const std::string& size, const std::string& json_path) {
-  if (::geteuid() != 0) return std::fprintf(stderr, "longpin: selftest needs root (scratch filesystems, shutdown)\n"), kExitCannotRun;
+  if (::geteuid() != 0)
+    return std::fprintf(stderr, "longpin: selftest needs root (scratch filesystems, shutdown)\n"),
+           kExitCannotRun;
   cfg.filesystems.clear();
-  for (const auto& fs : SplitCommaList(fs_list)) {
-    if (!ParseFsType(fs)) return UsageError("selftest --fs " + fs + ": unknown filesystem (ext4, xfs, btrfs, f2fs)");
+  for (const auto& fs : fs_list) {
+    if (fs.empty()) continue;
+    if (!ParseFsType(fs))
+      return UsageError("selftest --fs " + fs + ": unknown filesystem (ext4, xfs, btrfs, f2fs)");
     cfg.filesystems.push_back(fs);
   }
   RunOptionText text;
@@ -400,7 +271,8 @@ int ReportCommand(const std::vector<std::string>& inputs, OutputOptions out, con
     doc = std::move(*merged);
   }
   const bool matrix = report_detail::IsMatrix(doc);
-  if (!kcidb.empty() && !matrix) return UsageError("report --kcidb: " + inputs.front() + " is not a matrix report");
+  if (!kcidb.empty() && !matrix)
+    return UsageError("report --kcidb: " + inputs.front() + " is not a matrix report");
   if (!matrix && out.html.empty() && out.junit.empty() && !out.ktap && out.json.empty())
     return UsageError("report: give at least one of --html FILE, --junit FILE, --ktap, --json FILE");
   for (const auto& [option, path] : {std::pair<const char*, std::string>{"--json", out.json},
@@ -416,13 +288,100 @@ int ReportCommand(const std::vector<std::string>& inputs, OutputOptions out, con
   return MatrixExitCode(doc);
 }
 
+struct VerifyArgs {
+  std::string state_dir, target;
+  OutputOptions out;
+  bool quiet = false;
+};
+
+CLI::App* AddVerifyCommand(CLI::App& app, VerifyArgs& a) {
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Verify a target after a power cut or an allowed shutdown, from --state-dir");
+  verify->add_option("--state-dir", a.state_dir, "The --state-dir of the run")->required();
+  verify->add_option("--target", a.target, "The target file, when it moved (default: from the state)");
+  verify->add_flag("--quiet,-q", a.quiet, "Print only the verdict line");
+  AddOutputOptions(*verify, a.out, true);
+  return verify;
+}
+
+struct SelftestArgs {
+  SelftestConfig cfg;
+  std::vector<std::string> fs = {"ext4", "xfs"};
+  std::string duration = "1s", size = "32M", json;
+  bool no_plant = false;
+  std::string crash = "shutdown";  // log-writes plants into the last replayed crash state
+};
+
+CLI::App* AddSelftestCommand(CLI::App& app, SelftestArgs& a) {
+  a.cfg.base.writers = WriterCounts{2, 1, 0};
+  CLI::App* selftest = app.add_subcommand(
+      "selftest",
+      "Prove the oracle: plant faults after real crash cycles (all must be reported) and run clean cycles "
+      "(none may be reported)");
+  selftest->add_option("--fs", a.fs, "Filesystems, comma separated. Default ext4,xfs")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  selftest->add_option("--clean-runs", a.cfg.clean_runs, "Clean crash cycles per filesystem. Default 3")
+      ->check(CLI::Range(0, 100000));
+  selftest->add_flag("--no-plant", a.no_plant, "Skip the planted-fault cycle");
+  selftest->add_option("--duration", a.duration, "Phase duration of each cycle. Default 1s");
+  selftest->add_option("--size", a.size, "Target size of each cycle. Default 32M");
+  selftest->add_option("--pinner", a.cfg.base.pinner, "Pinner of the cycles. Default vmsplice");
+  selftest->add_option("--seed", a.cfg.base.seed, "First seed (each cycle takes the next)");
+  selftest->add_option("--workdir", a.cfg.base.workdir, "Base directory for run directories");
+  selftest->add_option("--json", a.json, "Write the self-test JSON to FILE");
+  selftest->add_option("--crash", a.crash, "Crash model of the cycles: shutdown (default) or log-writes")
+      ->check(CLI::IsMember({"shutdown", "log-writes"}));
+  return selftest;
+}
+
+struct ReportArgs {
+  std::vector<std::string> inputs;
+  std::string kcidb;
+  OutputOptions out;
+};
+
+CLI::App* AddReportCommand(CLI::App& app, ReportArgs& a) {
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "Re-render a saved JSON report (run or matrix) as HTML, JUnit or KTAP; several matrix reports "
+      "(other machines, other kernels) are merged into one table");
+  report->add_option("input", a.inputs, "The JSON report(s)")->required();
+  AddOutputOptions(*report, a.out, true);
+  report->add_option("--kcidb", a.kcidb, "Write KernelCI KCIDB JSON of a matrix report to FILE");
+  return report;
+}
+
+struct CleanupArgs {
+  std::string workdir;
+  bool dry_run = false;
+};
+
+CLI::App* AddCleanupCommand(CLI::App& app, CleanupArgs& a) {
+  CLI::App* cleanup = app.add_subcommand(
+      "cleanup", "Remove mounts, loop devices and files left by killed runs (only longpin's own)");
+  cleanup->add_option("--workdir", a.workdir, "Base directory of run directories");
+  cleanup->add_flag("--dry-run", a.dry_run, "List what would be removed");
+  return cleanup;
+}
+
+// The command line as given, shell-quoted, for the report's "reproduce" line.
+void RecordCommandLine(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    g_command_line += (i ? " " : "") + ShellQuoted(i == 0 ? std::string("longpin") : a);
+    if (a == "--seed" || a.rfind("--seed=", 0) == 0) g_seed_given = true;
+  }
+}
+
 }  // namespace
 }  // namespace longpin
 
 int main(int argc, char** argv) {
   using namespace longpin;
   CLI::App app{
-      "longpin: hold pages of a file mapping under pins while threads write and fsync it, then check the disk.\n"
+      "longpin: hold pages of a file mapping under pins while threads write and fsync it, then check the "
+      "disk.\n"
       "Exit codes: 0 pass, 1 fail, 2 bad usage, 3 error, 77 cannot run here, 130 interrupted."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help of every subcommand");
@@ -436,70 +395,33 @@ int main(int argc, char** argv) {
   JobSource job_source;
   AddJobFileOptions(*run, job_source);
 
-  MatrixOptions matrix_options;
+  MatrixConfig matrix_config;
   CLI::App* matrix = app.add_subcommand(
-      "matrix", "Run every cell of pinners x filesystems x mappings x sync ops and print one outcome per cell");
-  AddMatrixOptions(*matrix, matrix_options);
-
-  std::string state_dir, verify_target;
-  OutputOptions verify_out;
-  bool verify_quiet = false;
-  CLI::App* verify = app.add_subcommand("verify", "Verify a target after a power cut or an allowed shutdown, from --state-dir");
-  verify->add_option("--state-dir", state_dir, "The --state-dir of the run")->required();
-  verify->add_option("--target", verify_target, "The target file, when it moved (default: from the state)");
-  verify->add_flag("--quiet,-q", verify_quiet, "Print only the verdict line");
-  AddOutputOptions(*verify, verify_out, true);
-
-  SelftestConfig st_cfg;
-  st_cfg.base.writers = WriterCounts{2, 1, 0};
-  std::string st_fs = "ext4,xfs", st_duration = "1s", st_size = "32M", st_json;
-  CLI::App* selftest = app.add_subcommand(
-      "selftest", "Prove the oracle: plant faults after real crash cycles (all must be reported) and run clean cycles "
-                  "(none may be reported)");
-  selftest->add_option("--fs", st_fs, "Filesystems, comma separated. Default ext4,xfs");
-  selftest->add_option("--clean-runs", st_cfg.clean_runs, "Clean crash cycles per filesystem. Default 3")
-      ->check(CLI::Range(0, 100000));
-  bool st_no_plant = false;
-  selftest->add_flag("--no-plant", st_no_plant, "Skip the planted-fault cycle");
-  selftest->add_option("--duration", st_duration, "Phase duration of each cycle. Default 1s");
-  selftest->add_option("--size", st_size, "Target size of each cycle. Default 32M");
-  selftest->add_option("--pinner", st_cfg.base.pinner, "Pinner of the cycles. Default vmsplice");
-  selftest->add_option("--seed", st_cfg.base.seed, "First seed (each cycle takes the next)");
-  selftest->add_option("--workdir", st_cfg.base.workdir, "Base directory for run directories");
-  selftest->add_option("--json", st_json, "Write the self-test JSON to FILE");
-  std::string st_crash = "shutdown";  // issue 6: log-writes plants into the last replayed crash state
-  selftest->add_option("--crash", st_crash, "Crash model of the cycles: shutdown (default) or log-writes")
-      ->check(CLI::IsMember({"shutdown", "log-writes"}));
-
-  std::vector<std::string> report_inputs;
-  std::string report_kcidb;
-  OutputOptions report_out;
-  CLI::App* report = app.add_subcommand(
-      "report", "Re-render a saved JSON report (run or matrix) as HTML, JUnit or KTAP; several matrix reports "
-                "(other machines, other kernels) are merged into one table");
-  report->add_option("input", report_inputs, "The JSON report(s)")->required();
-  AddOutputOptions(*report, report_out, true);
-  report->add_option("--kcidb", report_kcidb, "Write KernelCI KCIDB JSON of a matrix report to FILE");
-
+      "matrix",
+      "Run every cell of pinners x filesystems x mappings x sync ops and print one outcome per cell");
+  AddMatrixOptions(*matrix, matrix_config);
+  VerifyArgs verify_args;
+  CLI::App* verify = AddVerifyCommand(app, verify_args);
+  SelftestArgs st;
+  CLI::App* selftest = AddSelftestCommand(app, st);
+  ReportArgs report_args;
+  CLI::App* report = AddReportCommand(app, report_args);
   std::string list_what;
   CLI::App* list = app.add_subcommand(
       "list",
       "List pinners (with the pin kind measured on this kernel), filesystems, mappings and workloads, with "
       "availability and reasons");
   list->add_option("what", list_what, "pinners | filesystems | mappings | workloads");
-
-  std::string cleanup_dir;
-  bool dry_run = false;
-  CLI::App* cleanup = app.add_subcommand("cleanup", "Remove mounts, loop devices and files left by killed runs (only longpin's own)");
-  cleanup->add_option("--workdir", cleanup_dir, "Base directory of run directories");
-  cleanup->add_flag("--dry-run", dry_run, "List what would be removed");
+  CleanupArgs cleanup_args;
+  CLI::App* cleanup = AddCleanupCommand(app, cleanup_args);
 
   JobFile job;
   try {
     app.parse(argc, argv);
     std::string job_error;
     if (auto path = ResolveJobSource(job_source, &job_error)) {
-      if (auto err = ApplyJobFile(*run, *path, &job)) return std::fprintf(stderr, "%s\n", err->c_str()), kExitUsage;
+      if (auto err = ApplyJobFile(*run, *path, &job))
+        return std::fprintf(stderr, "%s\n", err->c_str()), kExitUsage;
     } else if (!job_error.empty()) {
       return UsageError(job_error);
     }
@@ -513,19 +435,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "longpin: %s (see longpin --help)\n", what.c_str());
     return kExitUsage;
   }
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    g_command_line += (i ? " " : "") + ShellQuoted(i == 0 ? std::string("longpin") : a);
-    if (a == "--seed" || a.rfind("--seed=", 0) == 0) g_seed_given = true;
-  }
+  RecordCommandLine(argc, argv);
   if (*run) return longpin::RunCommand(cfg, text, run_out, job);
-  if (*matrix) return MatrixCommand(matrix_options);
-  if (*verify) return VerifyCommand(state_dir, verify_target, verify_out, verify_quiet);
-  st_cfg.plant = !st_no_plant;
-  if (*selftest && st_crash == "log-writes") st_cfg.crash = CrashModel::kLogWrites;
-  if (*selftest) return SelftestCommand(st_cfg, st_fs, st_duration, st_size, st_json);
-  if (*report) return ReportCommand(report_inputs, report_out, report_kcidb);
+  if (*matrix) return RunMatrix(matrix_config);
+  if (*verify)
+    return VerifyCommand(verify_args.state_dir, verify_args.target, verify_args.out, verify_args.quiet);
+  st.cfg.plant = !st.no_plant;
+  if (*selftest && st.crash == "log-writes") st.cfg.crash = CrashModel::kLogWrites;
+  if (*selftest) return SelftestCommand(st.cfg, st.fs, st.duration, st.size, st.json);
+  if (*report) return ReportCommand(report_args.inputs, report_args.out, report_args.kcidb);
   if (*list) return ListCommand(list_what);
-  if (*cleanup) return CleanupCommand(cleanup_dir, dry_run);
+  if (*cleanup) return CleanupCommand(cleanup_args.workdir, cleanup_args.dry_run);
   return kExitUsage;
 }

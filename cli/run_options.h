@@ -2,10 +2,9 @@
 // (what, which option, what to do) for exit 2; nothing here touches the system except stat calls.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "workloads/run_config.h"
 
@@ -20,6 +19,8 @@ struct RunOptionText {
   bool fs_given = false;
 };
 
+// Refuses an empty value ("--size ''"): a mistake, never "the default".
+CLI::Validator NonEmptyValue();
 // Declares the options of `longpin run` on app.
 void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& text);
 // Validates and fills cfg; returns the error line, or nullopt when cfg is ready.

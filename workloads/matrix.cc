@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -14,8 +15,6 @@
 #include "core/units.h"
 #include "pinners/kernel_rules.h"
 #include "pinners/pinner.h"
-#include "cli/run_options.h"
-#include "workloads/job_file.h"
 #include "report/report_formats.h"
 #include "workloads/run.h"
 #include "workloads/target.h"
@@ -36,10 +35,6 @@ bool PinnerWrites(const std::string& pinner) {
 bool PinsPerIo(const std::string& pinner) {
   return pinner == "odirect" || pinner == "fuse" || pinner == "process-vm";
 }
-
-struct Cell {
-  std::string pinner, fs, mapping, sync;
-};
 
 std::string FormatLatency(uint64_t ns) {
   char buf[32];
@@ -74,7 +69,7 @@ std::string ComparisonText(const RunReport& r) {
 }
 
 // What the mapping's pages are, for the rules: a filesystem with writeback and dirty tracking, or shmem.
-std::string Backing(const Cell& c) {
+std::string Backing(const MatrixCell& c) {
   if (c.mapping == "memfd" || c.mapping == "thp") return "shmem";
   if (c.mapping == "hugetlb") return "hugetlb";
   if (c.fs.rfind("dir:", 0) != 0) return "file";
@@ -91,50 +86,7 @@ std::string KernelRelease() {
   return u.release;
 }
 
-// The cell's RunConfig: the preset (if any) under the cell's own coordinates and the matrix's run options.
-std::optional<std::string> CellConfig(const MatrixOptions& o, const std::string& preset, const Cell& c,
-                                      RunConfig* cfg, bool* usage_error) {
-  CLI::App app;
-  RunOptionText text;
-  AddRunOptions(app, *cfg, text);
-  std::vector<std::string> args = {
-      "longpin-matrix-cell", "--pinner", c.pinner, "--mapping", c.mapping, "--sync", c.sync,
-      "--duration",          o.duration, "--size", o.size,      "--quiet"};
-  // A memory mapping (memfd, thp, hugetlb) lives on no filesystem under test: its cells name none.
-  if (!InMemory(c.mapping)) args.insert(args.end(), {"--fs", c.fs});
-  std::string writers = o.writers;
-  if (writers.empty() && c.mapping == "private")
-    writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
-  else if (writers.empty() && PinsPerIo(c.pinner))
-    writers = "cpu:2,pwrite:1,dma:1";
-  for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--workdir", o.workdir},
-                                    {"--writers", writers},
-                                    {"--rate", o.rate},
-                                    {"--rounds", o.rounds},
-                                    {"--pin-access", o.pin_access},
-                                    {"--block-size", o.block_size},
-                                    {"--seed", o.seed}})
-    if (!value.empty()) args.insert(args.end(), {flag, value});
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  try {
-    app.parse(int(argv.size()), argv.data());
-  } catch (const CLI::ParseError& e) {
-    *usage_error = true;
-    return std::string(e.what());
-  }
-  JobFile job;
-  if (!preset.empty())
-    if (auto err = ApplyJobFile(app, preset, &job)) {
-      *usage_error = true;
-      return err;
-    }
-  text.fs_given = !InMemory(c.mapping);
-  if (auto err = FinishRunConfig(*cfg, text)) return job.Locate(*err);
-  return std::nullopt;
-}
-
-nlohmann::json CellJson(const Cell& c, const std::string& kernel_name, const std::string& release) {
+nlohmann::json CellJson(const MatrixCell& c, const std::string& kernel_name, const std::string& release) {
   return {{"pinner", c.pinner},
           {"fs", c.fs},
           {"mapping", c.mapping},
@@ -152,7 +104,7 @@ nlohmann::json CellJson(const Cell& c, const std::string& kernel_name, const std
 }
 
 // Marks the cell by the kernel's rules: only a pin that was tried is judged.
-void Judge(nlohmann::json& cell, const Cell& c, const KernelRules& rules, const std::string& access,
+void Judge(nlohmann::json& cell, const MatrixCell& c, const KernelRules& rules, const std::string& access,
            const std::string& workdir, const std::string& measured) {
   const std::string pin = cell["pin_outcome"].get<std::string>();
   if (pin.empty()) return;
@@ -188,7 +140,7 @@ nlohmann::json MatrixDocument(const nlohmann::json& cells, const nlohmann::json&
 }
 
 // Writes --json/--junit/--html/--kcidb and prints the table (or KTAP); returns the exit code.
-int Emit(const nlohmann::json& doc, const MatrixOptions& o) {
+int Emit(const nlohmann::json& doc, const MatrixConfig& o) {
   if (!o.json.empty()) WriteText(o.json, doc.dump(2) + "\n");
   if (!o.junit.empty()) WriteText(o.junit, RenderJUnit(doc));
   if (!o.html.empty()) WriteText(o.html, RenderHtml(doc));
@@ -201,7 +153,7 @@ int Emit(const nlohmann::json& doc, const MatrixOptions& o) {
   return MatrixExitCode(doc);
 }
 
-std::optional<KernelRules> LoadRules(const MatrixOptions& o, std::string* error) {
+std::optional<KernelRules> LoadRules(const MatrixConfig& o, std::string* error) {
   std::string path = o.rules;
   if (path.empty()) {
     auto found = FindKernelRulesFile();
@@ -215,7 +167,7 @@ std::optional<KernelRules> LoadRules(const MatrixOptions& o, std::string* error)
 }
 
 // Runs this host's cells in this process.
-int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells,
+int RunHostCells(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
                  const std::vector<RunConfig>& configs, const std::vector<std::string>& skipped,
                  const KernelRules& rules, nlohmann::json& out, const nlohmann::json& kernels) {
   const std::string release = KernelRelease();
@@ -249,14 +201,15 @@ int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells,
     std::string measured;
     for (const auto& p : r.phases)
       if (p.name == "pinned") measured = MeasuredReference(p.pins);
-    Judge(cell, cells[i], rules, o.pin_access,
+    Judge(cell, cells[i], rules, o.run.pin_access,
           configs[i].workdir.empty() ? DefaultWorkBase() : configs[i].workdir, measured);
     cell["report"] = nlohmann::json::parse(RenderJson(r));
     if (!o.quiet && !o.ktap)
-      std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n", o.kernels == "host" ? "" : "[host] ",
-                   i + 1, cells.size(), cells[i].pinner.c_str(), cells[i].fs.c_str(),
-                   cells[i].mapping.c_str(), cells[i].sync.c_str(),
-                   cell["outcome"].get<std::string>().c_str(), cell["judgement"].get<std::string>().c_str());
+      std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n",
+                   o.kernels == std::vector<std::string>{"host"} ? "" : "[host] ", i + 1, cells.size(),
+                   cells[i].pinner.c_str(), cells[i].fs.c_str(), cells[i].mapping.c_str(),
+                   cells[i].sync.c_str(), cell["outcome"].get<std::string>().c_str(),
+                   cell["judgement"].get<std::string>().c_str());
   }
   SetAbandonHook({});
   return 0;
@@ -298,69 +251,48 @@ std::string PinOutcome(const RunReport& r) {
   return "";
 }
 
-void AddMatrixOptions(CLI::App& m, MatrixOptions& o) {
-  m.add_option("--pinners", o.pinners, "Pinners, comma separated (see `longpin list`). Default vmsplice");
-  m.add_option("--fs", o.filesystems,
-               "Filesystems, comma separated (ext4, xfs, btrfs, f2fs, dir:PATH). Default ext4");
-  m.add_option(
-      "--mappings", o.mappings,
-      "Mappings, comma separated (shared, private, memfd, thp, hugetlb). Default shared. A memory mapping "
-      "(memfd, thp, hugetlb) is one cell per pinner and sync op, on no filesystem");
-  m.add_option("--sync", o.syncs,
-               "Sync ops, comma separated (fsync, fdatasync, msync, sync_file_range, syncfs). Default fsync");
-  m.add_option(
-      "--kernels", o.kernels,
-      "Kernels, comma separated: host, debian-6.1, debian-6.12, or a path to a bzImage. Each guest kernel "
-      "boots once under vm/run and runs all its cells. Default host");
-  m.add_option("--rules", o.rules,
-               "Kernel rules file (TOML) the cells are judged by. Default: the shipped one");
-  m.add_option("--workload", o.workload, "A preset applied to every cell (`longpin list workloads`)");
-  m.add_option("--duration", o.duration, "Duration of each phase of each cell. Default 2s");
-  m.add_option("--size", o.size, "Target size of each cell. Default 64M");
-  m.add_option(
-      "--writers", o.writers,
-      "Writers of every cell (cpu:N,pwrite:N,dma:N). Default: the run's, and cpu:2,dma:1 on a private "
-      "mapping (pwrite would write the file, which a private mapping does not show)");
-  m.add_option("--rate", o.rate, "Writes per second per writer in every cell (see run --rate)");
-  m.add_option("--rounds", o.rounds, "Baseline/pinned rounds of every cell (see run --rounds)");
-  m.add_option("--pin-access", o.pin_access, "rw or ro pins in every cell (see run --pin-access)");
-  m.add_option("--block-size", o.block_size, "Block size of every cell (see run --block-size)");
-  m.add_option("--seed", o.seed, "Seed of every cell");
-  m.add_option("--workdir", o.workdir, "Base directory for run directories (guests: default /dev/shm)");
-  m.add_option("--json", o.json, "Write the matrix JSON (every cell with its run's report) to FILE");
-  m.add_option("--junit", o.junit, "Write a JUnit XML report (one testcase per cell and kernel) to FILE");
-  m.add_option("--html", o.html, "Write a self-contained HTML report with the matrix table to FILE");
-  m.add_option("--kcidb", o.kcidb, "Write KernelCI KCIDB JSON (one test per cell and kernel) to FILE");
-  m.add_flag("--ktap", o.ktap, "Print KTAP v1 results on stdout instead of the table (a subtest per kernel)");
-  m.add_flag("--quiet,-q", o.quiet, "No progress line per cell");
+std::vector<MatrixCell> MatrixCells(const MatrixConfig& o) {
+  std::vector<MatrixCell> cells;
+  for (const auto& p : o.pinners)
+    for (const auto& m : o.mappings)
+      for (const auto& f : InMemory(m) ? std::vector<std::string>{"-"} : o.filesystems)
+        for (const auto& s : o.syncs) cells.push_back({p, f, m, s});
+  return cells;
 }
 
-int MatrixCommand(const MatrixOptions& given) {
-  MatrixOptions o = given;
-  std::vector<Cell> cells;
-  for (const auto& p : SplitCommaList(o.pinners))
-    for (const auto& m : SplitCommaList(o.mappings))
-      for (const auto& f : InMemory(m) ? std::vector<std::string>{"-"} : SplitCommaList(o.filesystems))
-        for (const auto& s : SplitCommaList(o.syncs)) cells.push_back({p, f, m, s});
-  const std::vector<std::string> kernels = SplitCommaList(o.kernels);
-  if (cells.empty() || kernels.empty()) {
+CellRunOptions CellOptions(const MatrixConfig& o, const MatrixCell& c) {
+  CellRunOptions cell{c.pinner, InMemory(c.mapping) ? "" : c.fs, c.mapping, c.sync, o.run};
+  // A pinner that holds pages only through its own IO, or a private mapping that pwrite would bypass, needs
+  // writers the run's default does not have for the cell to judge anything.
+  if (cell.run.writers.empty() && c.mapping == "private")
+    cell.run.writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
+  else if (cell.run.writers.empty() && PinsPerIo(c.pinner))
+    cell.run.writers = "cpu:2,pwrite:1,dma:1";
+  return cell;
+}
+
+namespace {
+
+// Names are checked before anything runs: a typo is the user's to fix, not a cell that could not run.
+std::optional<int> CheckNames(const MatrixConfig& o, size_t cells) {
+  if (cells == 0 || o.kernels.empty()) {
     std::fprintf(stderr, "longpin: matrix: every list needs at least one entry\n");
     return kExitUsage;
   }
-  // Names are checked before anything runs: a typo is the user's to fix, not a cell that could not run.
   auto unknown = [](const char* option, const std::string& name, const char* known) {
     std::fprintf(stderr, "longpin: matrix %s %s: unknown (%s)\n", option, name.c_str(), known);
     return kExitUsage;
   };
-  for (const auto& p : SplitCommaList(o.pinners))
+  for (const auto& p : o.pinners)
     if (p != "none" && !FindPinner(p)) return unknown("--pinners", p, "see `longpin list pinners`");
-  for (const auto& f : SplitCommaList(o.filesystems))
+  for (const auto& f : o.filesystems)
     if (f.rfind("dir:", 0) != 0 && !ParseFsType(f))
       return unknown("--fs", f, "ext4, xfs, btrfs, f2fs or dir:PATH");
-  for (const auto& m : SplitCommaList(o.mappings))
+  for (const auto& m : o.mappings)
     if (!ParseMapping(m)) return unknown("--mappings", m, "shared, private, memfd, thp, hugetlb");
-  for (const auto& y : SplitCommaList(o.syncs))
+  for (const auto& y : o.syncs)
     if (!ParseSyncOpName(y)) return unknown("--sync", y, "fsync, fdatasync, msync, sync_file_range, syncfs");
+  const auto& kernels = o.kernels;
   for (size_t i = 0; i < kernels.size(); ++i)
     if (std::find(kernels.begin(), kernels.begin() + long(i), kernels[i]) != kernels.begin() + long(i)) {
       std::fprintf(stderr, "longpin: matrix --kernels %s: named twice (each kernel is one column)\n",
@@ -372,6 +304,81 @@ int MatrixCommand(const MatrixOptions& given) {
       std::fprintf(stderr, "longpin: matrix --kernels: %s\n", err->c_str());
       return kExitUsage;
     }
+  return std::nullopt;
+}
+
+struct HostCells {
+  std::vector<RunConfig> configs;
+  std::vector<std::string> skipped;  // why a cell this machine cannot express is skipped ("" runs it)
+  bool any_scratch = false;
+};
+
+// Every cell's options are checked before the first one runs: a typo must not surface an hour in.
+HostCells MakeConfigs(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
+                      const CellConfigFn& cell_config) {
+  HostCells host;
+  host.configs.resize(cells.size());
+  host.skipped.resize(cells.size());
+  for (size_t i = 0; i < cells.size(); ++i) {
+    CellConfigResult r = cell_config(CellOptions(o, cells[i]));
+    if (!r.config) {
+      host.skipped[i] = r.error;
+      continue;
+    }
+    host.configs[i] = std::move(*r.config);
+    host.any_scratch = host.any_scratch || host.configs[i].fs.rfind("dir:", 0) != 0;
+  }
+  return host;
+}
+
+// Scratch filesystems need root, and their mounts live in a namespace of the matrix's own.
+std::optional<int> PrepareHost(const HostCells& host) {
+  if (!host.any_scratch) return std::nullopt;
+  if (::geteuid() != 0) {
+    std::fprintf(
+        stderr,
+        "longpin: matrix: scratch filesystems need root (loop device and mount); use --fs dir:PATH\n");
+    return kExitCannotRun;
+  }
+  if (Status s = EnterPrivateMountNamespace(); !s.ok()) {
+    std::fprintf(stderr, "longpin: %s\n", s.message().c_str());
+    return kExitCannotRun;
+  }
+  return std::nullopt;
+}
+
+// The guests' cells after the host's, kernel by kernel in the order given; a guest that ran but sent no
+// matrix back has every cell say why.
+void CollectCells(const MatrixConfig& o, const std::vector<MatrixCell>& cells, nlohmann::json& host_cells,
+                  std::vector<GuestMatrix>& guests, nlohmann::json& kernel_list, nlohmann::json& out) {
+  for (size_t ki = 0; ki < o.kernels.size(); ++ki) {
+    const std::string& k = o.kernels[ki];
+    if (k == "host") {
+      for (auto& c : host_cells) out.push_back(std::move(c));
+      continue;
+    }
+    GuestMatrix& g = guests[ki];
+    kernel_list[ki]["release"] = g.release;
+    kernel_list[ki]["error"] = g.error;
+    if (g.cells.empty())
+      for (const auto& c : cells) {
+        nlohmann::json cell = CellJson(c, k, g.release);
+        cell["outcome"] = "error: " + g.error;
+        g.cells.push_back(std::move(cell));
+      }
+    for (auto& c : g.cells) {
+      c["kernel_name"] = k;
+      out.push_back(std::move(c));
+    }
+  }
+}
+
+}  // namespace
+
+int MatrixCommand(const MatrixConfig& given, const CellConfigFn& cell_config) {
+  MatrixConfig o = given;
+  const std::vector<MatrixCell> cells = MatrixCells(o);
+  if (auto code = CheckNames(o, cells.size())) return *code;
   std::string rules_error;
   auto rules = LoadRules(o, &rules_error);
   if (!rules) {
@@ -379,48 +386,15 @@ int MatrixCommand(const MatrixOptions& given) {
     return kExitUsage;
   }
   if (!o.rules.empty()) o.rules = rules->path;  // guests read the same file
-  std::string preset;
-  if (!o.workload.empty()) {
-    auto path = FindPreset(o.workload);
-    if (!path) {
-      std::fprintf(stderr, "longpin: matrix --workload %s: no such preset (`longpin list workloads`)\n",
-                   o.workload.c_str());
-      return kExitUsage;
-    }
-    preset = *path;
-  }
-  // Every cell's options are checked before the first one runs: a typo must not surface an hour in.
-  std::vector<RunConfig> configs(cells.size());
-  std::vector<std::string> skipped(cells.size());
-  bool any_scratch = false;
-  for (size_t i = 0; i < cells.size(); ++i) {
-    bool usage = false;
-    if (auto err = CellConfig(o, preset, cells[i], &configs[i], &usage)) {
-      if (usage) {
-        std::fprintf(stderr, "longpin: matrix: %s\n", err->c_str());
-        return kExitUsage;
-      }
-      // A cell this machine cannot express is skipped, not fatal.
-      skipped[i] = *err;
-      continue;
-    }
-    any_scratch = any_scratch || configs[i].fs.rfind("dir:", 0) != 0;
-  }
+  const HostCells host = MakeConfigs(o, cells, cell_config);
+  const auto& kernels = o.kernels;
   const bool on_host = std::find(kernels.begin(), kernels.end(), "host") != kernels.end();
-  if (on_host && any_scratch) {
-    if (::geteuid() != 0) {
-      std::fprintf(
-          stderr,
-          "longpin: matrix: scratch filesystems need root (loop device and mount); use --fs dir:PATH\n");
-      return kExitCannotRun;
-    }
-    if (Status s = EnterPrivateMountNamespace(); !s.ok()) {
-      std::fprintf(stderr, "longpin: %s\n", s.message().c_str());
-      return kExitCannotRun;
-    }
-  }
+  if (on_host)
+    if (auto code = PrepareHost(host)) return *code;
   InstallInterruptHandlers();
-  o.vm_rdma = o.vm_rdma || o.pinners.find("rdma") != std::string::npos;
+  o.vm_rdma = o.vm_rdma || std::any_of(o.pinners.begin(), o.pinners.end(), [](const std::string& p) {
+                return p.find("rdma") != std::string::npos;
+              });
   nlohmann::json out = nlohmann::json::array(), kernel_list = nlohmann::json::array();
   for (const auto& k : kernels)  // the table's columns, in the order given
     kernel_list.push_back({{"name", k}, {"release", k == "host" ? KernelRelease() : ""}, {"error", ""}});
@@ -437,7 +411,7 @@ int MatrixCommand(const MatrixOptions& given) {
     threads.emplace_back([&guests, &kernels, &o, ki] { guests[ki] = RunMatrixInGuest(kernels[ki], o); });
   }
   nlohmann::json host_cells = nlohmann::json::array();
-  if (on_host) RunHostCells(o, cells, configs, skipped, *rules, host_cells, kernel_list);
+  if (on_host) RunHostCells(o, cells, host.configs, host.skipped, *rules, host_cells, kernel_list);
   for (auto& t : threads) t.join();
   // A kernel that cannot be had or does not boot is the user's to fix: one line, its exit code, nothing
   // judged.
@@ -447,26 +421,7 @@ int MatrixCommand(const MatrixOptions& given) {
                    guests[ki].error.c_str());
       return guests[ki].exit_code;
     }
-  for (size_t ki = 0; ki < kernels.size(); ++ki) {
-    const std::string& k = kernels[ki];
-    if (k == "host") {
-      for (auto& c : host_cells) out.push_back(std::move(c));
-      continue;
-    }
-    GuestMatrix& g = guests[ki];
-    kernel_list[ki]["release"] = g.release;
-    kernel_list[ki]["error"] = g.error;
-    if (g.cells.empty())  // the guest ran but no matrix came back: every cell of this kernel says why
-      for (const auto& c : cells) {
-        nlohmann::json cell = CellJson(c, k, g.release);
-        cell["outcome"] = "error: " + g.error;
-        g.cells.push_back(std::move(cell));
-      }
-    for (auto& c : g.cells) {
-      c["kernel_name"] = k;
-      out.push_back(std::move(c));
-    }
-  }
+  CollectCells(o, cells, host_cells, guests, kernel_list, out);
   const int code = Emit(MatrixDocument(out, kernel_list, o.workload), o);
   return g_interrupted.load() && code == kExitPass ? kExitInterrupted : code;
 }

@@ -30,20 +30,39 @@ bool IsExecutable(const std::string& path) {
   return !path.empty() && ::access(path.c_str(), X_OK) == 0;
 }
 
-// The guest's own command line: the matrix of these options on the kernel it boots.
-std::vector<std::string> GuestArgs(const MatrixOptions& o, const std::string& json) {
-  std::vector<std::string> a = {ExecutablePath(), "matrix", "--kernels",   "host",       "--pinners",
-                                o.pinners,        "--fs",   o.filesystems, "--mappings", o.mappings,
-                                "--sync",         o.syncs,  "--duration",  o.duration,   "--size",
-                                o.size,           "--json", json};
+std::string Joined(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& item : list) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
+std::string NumberText(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// The guest's own command line: the matrix of this config, on the kernel it boots, written where the guest
+// can hand it back. The only place a MatrixConfig becomes options again: the guest is another process.
+std::vector<std::string> GuestArgs(const MatrixConfig& o, const std::string& json) {
+  const MatrixRunOptions& r = o.run;
+  std::vector<std::string> a = {ExecutablePath(), "matrix",
+                                "--kernels",      "host",
+                                "--pinners",      Joined(o.pinners),
+                                "--fs",           Joined(o.filesystems),
+                                "--mappings",     Joined(o.mappings),
+                                "--sync",         Joined(o.syncs),
+                                "--duration",     r.duration,
+                                "--size",         r.size,
+                                "--json",         json};
   // The guest's /var/tmp is an overlay that refuses O_TMPFILE (io_uring's source file): its runs go to tmpfs.
-  a.insert(a.end(), {"--workdir", o.workdir.empty() ? "/dev/shm" : o.workdir});
-  for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--writers", o.writers},
-                                    {"--rate", o.rate},
-                                    {"--rounds", o.rounds},
-                                    {"--pin-access", o.pin_access},
-                                    {"--block-size", o.block_size},
-                                    {"--seed", o.seed},
+  a.insert(a.end(), {"--workdir", r.workdir.empty() ? "/dev/shm" : r.workdir});
+  for (const auto& [flag, value] : {std::pair<const char*, std::string>{"--writers", r.writers},
+                                    {"--rate", r.rate ? NumberText(*r.rate) : ""},
+                                    {"--rounds", r.rounds ? std::to_string(*r.rounds) : ""},
+                                    {"--pin-access", r.pin_access},
+                                    {"--block-size", r.block_size},
+                                    {"--seed", r.seed ? std::to_string(*r.seed) : ""},
                                     {"--rules", o.rules},
                                     {"--workload", o.workload}})
     if (!value.empty()) a.insert(a.end(), {flag, value});
@@ -147,7 +166,7 @@ std::optional<std::string> CheckKernelName(const std::string& kernel) {
   return "unknown kernel '" + kernel + "' (host, debian-6.1, debian-6.12, or a path to a bzImage)";
 }
 
-GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) {
+GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixConfig& o) {
   GuestMatrix g;
   auto vm_run = FindVmRun();
   if (!vm_run) {
@@ -163,9 +182,8 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixOptions& o) 
   }
   const std::string results = dir, json = results + "/matrix.json";
   // Emulated (TCG) guests are slow: room for each cell's phases, its mkfs and mount, and the boot.
-  const double phase = ParseDuration(o.duration).value_or(2.0);
-  const size_t cells = SplitCommaList(o.pinners).size() * (SplitCommaList(o.filesystems).size() + 1) *
-                       SplitCommaList(o.mappings).size() * SplitCommaList(o.syncs).size();
+  const double phase = ParseDuration(o.run.duration).value_or(2.0);
+  const size_t cells = o.pinners.size() * (o.filesystems.size() + 1) * o.mappings.size() * o.syncs.size();
   const long timeout = long(180 + double(cells) * (6 * phase + 60));
   std::vector<std::string> argv = {
       *vm_run, "--kernel", kernel, "--results", results, "--timeout", std::to_string(timeout)};

@@ -1,4 +1,4 @@
-// libFuzzer target: the job-file parser (workloads/job_file.h ApplyJobFile) on arbitrary TOML text, applied
+// libFuzzer target: the job-file parser (cli/job_file.h ApplyJobFile) on arbitrary TOML text, applied
 // to the run command's options as `longpin run FILE.toml` does: an error string or a config, never a crash.
 // CLI11's own validation errors are how a bad value is refused, so they are caught as main catches them.
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 
 #include "tests/fuzz/fuzz_input_file.h"
 #include "cli/run_options.h"
-#include "workloads/job_file.h"
+#include "cli/job_file.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   longpin::fuzz::MakeInputFile("job.toml");

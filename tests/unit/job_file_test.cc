@@ -1,5 +1,5 @@
-// Job files (workloads/job_file.h): keys become `longpin run` options; errors name FILE:LINE.
-#include "workloads/job_file.h"
+// Job files (cli/job_file.h): keys become `longpin run` options; errors name FILE:LINE.
+#include "cli/job_file.h"
 
 #include <unistd.h>
 

@@ -1,14 +1,13 @@
-#include "workloads/job_file.h"
+#include "cli/job_file.h"
 
 #include <dirent.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
-
-#include <toml++/toml.h>
 
 #include "core/install_paths.h"
 
@@ -16,7 +15,9 @@ namespace longpin {
 namespace {
 
 // Options of `longpin run` that are not settings of a run: they have no key.
-bool IsReservedKey(const std::string& key) { return key == "help" || key == "help-all" || key == "job" || key == "workload"; }
+bool IsReservedKey(const std::string& key) {
+  return key == "help" || key == "help-all" || key == "job" || key == "workload";
+}
 
 std::string At(const std::string& path, int line, const std::string& message) {
   return path + ":" + std::to_string(line) + ": " + message;
@@ -28,7 +29,8 @@ std::optional<std::string> OptionText(const CLI::Option& opt, const toml::node& 
   std::string type = opt.get_type_name();
   type = type.substr(0, type.find(':'));
   auto wrong = [&](const char* wanted) {
-    *why = std::string("expected ") + wanted + ", got " + std::string(toml::impl::node_type_friendly_names[size_t(value.type())]);
+    *why = std::string("expected ") + wanted + ", got " +
+           std::string(toml::impl::node_type_friendly_names[size_t(value.type())]);
     return std::nullopt;
   };
   if (flag) {
@@ -65,8 +67,9 @@ std::optional<std::string> OptionText(const CLI::Option& opt, const toml::node& 
 }
 
 std::vector<std::string> PresetDirs() {
-  // An installed binary reads the presets installed with it, wherever the install was moved (a staging prefix,
-  // a .deb's /usr), and never a source tree that happens to be on the machine: those may be other versions.
+  // An installed binary reads the presets installed with it, wherever the install was moved (a staging
+  // prefix, a .deb's /usr), and never a source tree that happens to be on the machine: those may be other
+  // versions.
   if (auto beside = InstalledBesideBinary("presets")) return {*beside};
   std::vector<std::string> dirs;
 #ifdef LONGPIN_PRESET_DIR
@@ -83,7 +86,8 @@ std::string Summary(const std::string& path) {
   std::string line;
   while (std::getline(f, line)) {
     if (line.rfind('#', 0) != 0) break;
-    line = line.substr(line.find_first_not_of("# ") == std::string::npos ? line.size() : line.find_first_not_of("# "));
+    line = line.substr(line.find_first_not_of("# ") == std::string::npos ? line.size()
+                                                                         : line.find_first_not_of("# "));
     if (!line.empty()) return line;
   }
   return "";
@@ -119,10 +123,14 @@ std::optional<std::string> ApplyJobFile(CLI::App& run, const std::string& path, 
     out->line_of_[key] = line;
     CLI::Option* opt = IsReservedKey(key) ? nullptr : run.get_option_no_throw("--" + key);
     if (!opt || opt->get_positional()) {
-      if (key == "workload" || key == "job") return At(path, line, key + ": a job file cannot name another job file");
+      if (key == "workload" || key == "job")
+        return At(path, line, key + ": a job file cannot name another job file");
       if (value->is_table())
-        return At(path, line, "[" + key + "]: unknown table (a job file's keys are `longpin run` options, at the top)");
-      return At(path, line, "unknown key '" + key + "' (the keys are `longpin run` options without the dashes; see docs/job-files.md)");
+        return At(path, line,
+                  "[" + key + "]: unknown table (a job file's keys are `longpin run` options, at the top)");
+      return At(path, line,
+                "unknown key '" + key +
+                    "' (the keys are `longpin run` options without the dashes; see docs/job-files.md)");
     }
     std::string why;
     auto text = OptionText(*opt, *value, &why);
@@ -139,8 +147,10 @@ std::optional<std::string> ApplyJobFile(CLI::App& run, const std::string& path, 
 }
 
 void AddJobFileOptions(CLI::App& run, JobSource& source) {
-  run.add_option("job", source.file, "A job file (TOML, docs/job-files.md); command-line options override it");
-  run.add_option("--workload", source.workload, "Run the preset NAME (`longpin list workloads`); options override it");
+  run.add_option("job", source.file,
+                 "A job file (TOML, docs/job-files.md); command-line options override it");
+  run.add_option("--workload", source.workload,
+                 "Run the preset NAME (`longpin list workloads`); options override it");
 }
 
 std::optional<std::string> ResolveJobSource(const JobSource& source, std::string* error) {
@@ -161,7 +171,8 @@ std::optional<std::string> ResolveJobSource(const JobSource& source, std::string
   if (!path) {
     std::string names;
     for (const auto& p : ListPresets()) names += (names.empty() ? "" : ", ") + p.name;
-    *error = "--workload " + source.workload + ": no such preset (" + (names.empty() ? "none installed" : names) + ")";
+    *error = "--workload " + source.workload + ": no such preset (" +
+             (names.empty() ? "none installed" : names) + ")";
   }
   return path;
 }
@@ -178,7 +189,8 @@ std::vector<PresetInfo> ListPresets() {
       const std::string name = file.substr(0, file.size() - 5);
       if (std::any_of(out.begin(), out.end(), [&](const PresetInfo& p) { return p.name == name; })) continue;
       std::string summary = Summary(dir + "/" + file);
-      if (summary.rfind(name + ": ", 0) == 0) summary = summary.substr(name.size() + 2);  // the name is shown anyway
+      if (summary.rfind(name + ": ", 0) == 0)
+        summary = summary.substr(name.size() + 2);  // the name is shown anyway
       here.push_back({name, dir + "/" + file, summary});
     }
     ::closedir(d);

@@ -4,12 +4,11 @@
 // and found by name (`longpin run --workload NAME`). Errors are one line, "FILE:LINE: message" (exit 2).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace longpin {
 
