@@ -235,7 +235,7 @@ int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells,
     // first, the rest marked as not run.
     SetAbandonHook([&out, &o, &kernels, &cell, first, n = cells.size()](const RunReport& r) {
       cell["outcome"] = "hang";
-      cell["report"] = nlohmann::json::parse(RenderJson(r));
+      cell["report"] = ReportDocument(r);
       for (size_t k = first; k < first + n; ++k)
         if (out[k]["outcome"] == "skipped: not run") out[k]["outcome"] = "skipped: an earlier cell hung";
       Emit(MatrixDocument(out, kernels, o.workload), o);
@@ -251,7 +251,7 @@ int RunHostCells(const MatrixOptions& o, const std::vector<Cell>& cells,
       if (p.name == "pinned") measured = MeasuredReference(p.pins);
     Judge(cell, cells[i], rules, o.pin_access,
           configs[i].workdir.empty() ? DefaultWorkBase() : configs[i].workdir, measured);
-    cell["report"] = nlohmann::json::parse(RenderJson(r));
+    cell["report"] = ReportDocument(r);
     if (!o.quiet && !o.ktap)
       std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n", o.kernels == "host" ? "" : "[host] ",
                    i + 1, cells.size(), cells[i].pinner.c_str(), cells[i].fs.c_str(),
