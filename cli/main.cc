@@ -73,10 +73,8 @@ bool WriteFile(const std::string& path, const std::string& text) {
 }
 
 // Writes the --json/--junit/--html files of a report document; true when KTAP replaced the summary.
-bool EmitReports(const std::string& json_text, const OutputOptions& o) {
-  if (!o.json.empty()) WriteFile(o.json, json_text);
-  if (o.junit.empty() && o.html.empty() && !o.ktap) return false;
-  nlohmann::json doc = nlohmann::json::parse(json_text);
+bool EmitReports(const nlohmann::json& doc, const OutputOptions& o) {
+  if (!o.json.empty()) WriteFile(o.json, doc.dump(2) + "\n");
   if (!o.junit.empty()) WriteFile(o.junit, RenderJUnit(doc));
   if (!o.html.empty()) WriteFile(o.html, RenderHtml(doc));
   if (o.ktap) std::fputs(RenderKtap(doc).c_str(), stdout);
@@ -101,7 +99,7 @@ int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
   RunReport report = finished;
   if (report.reproduce.empty() && !g_command_line.empty())
     report.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(report.seed));
-  const bool ktap = EmitReports(RenderJson(report), out);
+  const bool ktap = EmitReports(ReportDocument(report), out);
   if (!ktap) {
     if (quiet)
       std::printf("verdict: %s\n", report.verdict.c_str());
@@ -193,8 +191,7 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
     }
   if (!g_command_line.empty())
     total.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(first_seed));
-  std::string json_text = RenderJson(total);
-  nlohmann::json doc = nlohmann::json::parse(json_text);
+  nlohmann::json doc = ReportDocument(total);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : cycles)
     list.push_back({{"seed", r.seed},
@@ -204,7 +201,7 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
                     {"crash_at_s", r.crash ? r.crash->at_s : 0.0},
                     {"reasons", r.reasons}});
   doc["crash_cycles"] = list;
-  const bool ktap = EmitReports(doc.dump(2) + "\n", out);
+  const bool ktap = EmitReports(doc, out);
   if (!ktap) {
     // What the kernel did wrong in any cycle leads, whatever the verdict of the last one.
     if (std::string f = RenderFindings(total); !f.empty()) std::printf("\n%s", f.c_str());
@@ -280,7 +277,7 @@ int ReportCommand(const std::vector<std::string>& inputs, OutputOptions out, con
                                      {"--html", out.html},
                                      {"--kcidb", kcidb}})
     if (auto err = CheckOutputPath(option, path)) return UsageError(*err);
-  const bool ktap = EmitReports(doc.dump(2) + "\n", out);
+  const bool ktap = EmitReports(doc, out);
   if (!kcidb.empty()) WriteFile(kcidb, RenderKcidb(doc));
   if (!matrix) return 0;
   // A matrix is shown as its table and judged again: a merged qualification fails if any kernel's cell did.

@@ -1,14 +1,14 @@
 // Report renderers for CI engines and people: JUnit XML, KTAP v1 and a self-contained HTML page, each
-// rendered from the JSON report document (one run, or a matrix of runs) so that a saved run.json can be
-// re-rendered later. Documents from older versions lack keys: every renderer shows what is there and
-// never throws. What each format holds: docs/report-formats.md.
+// rendered from the JSON report document (one run, or a matrix of runs): the very object the --json file is
+// written from (ReportDocument in report/run_report.h), or a saved run.json read back, so that a report is
+// re-rendered later exactly as the run rendered it. Documents from older versions lack keys: every renderer
+// shows what is there and never throws. What each format holds: docs/report-formats.md.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace longpin {
 
@@ -70,31 +70,12 @@ inline bool IsMatrix(const nlohmann::json& doc) {
   return Member(doc, "cells").is_array();
 }
 
-// One test as JUnit and KTAP both see it.
-struct ReportCase {
-  // kXfail: the kernel refused what its rule says it must refuse (KTAP's XFAIL; a pass for JUnit).
-  enum class Result { kPass, kFail, kSkip, kError, kXfail };
-  std::string name;
-  std::string group;                 // a matrix cell's kernel: KTAP subtest and JUnit classname
-  Result result = Result::kPass;
-  std::string message;               // one line: why it failed or was skipped
-  std::vector<std::string> details;  // violation lines, kernel lines, stacks
-  std::string output;                // measurements, for JUnit's system-out
-  double seconds = 0;
-};
-// The cases of one run document (phases, verification, verdict).
-std::vector<ReportCase> RunCases(const nlohmann::json& run);
-// One matrix cell as a single case, named pinner/fs/mapping/sync, judged by its kernel's rule when it has one.
-ReportCase CellCase(const nlohmann::json& cell);
-// A matrix cell's outcome with what its kernel's rule says of it ("refused EFAULT [ok]", "granted [UNEXPECTED]").
+// A matrix cell's outcome with what its kernel's rule says of it ("refused EFAULT [ok]", "granted
+// [UNEXPECTED]").
 std::string MarkedCellOutcome(const nlohmann::json& cell);
 // Text for XML and HTML, body or attribute value: markup characters as entities, control characters other
 // than tab and newline as \xNN, invalid UTF-8 as U+FFFD (both would make the XML ill-formed).
 std::string EscapeMarkup(std::string_view text);
-// A test name for KTAP and JUnit: no whitespace and no '#' (KTAP reads '#' as the start of a directive).
-std::string TestName(std::string_view text);
-// One line per violation: contract, kind, block, offset, expected/found generation, writer, promising sync.
-std::string ViolationLine(const nlohmann::json& v);
 
 }  // namespace report_detail
 }  // namespace longpin

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <functional>
 
+#include "report/report_cases.h"
 #include "report/report_formats.h"
 
 namespace longpin {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "report/report_cases.h"
 #include "report/report_formats.h"
 
 namespace longpin {
@@ -121,7 +122,8 @@ std::string RenderKtap(const nlohmann::json& doc) {
     kernel.name = kernels[k];
     for (const json* cell : by_kernel[k]) {
       const ReportCase c = CellCase(*cell);
-      if (c.result == ReportCase::Result::kFail) kernel.result = ReportCase::Result::kFail;
+      if (c.result == ReportCase::Result::kFail)
+        kernel.result = ReportCase::Result::kFail;
       else if (c.result == ReportCase::Result::kError && kernel.result != ReportCase::Result::kFail)
         kernel.result = ReportCase::Result::kError;
     }

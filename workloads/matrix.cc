@@ -187,7 +187,7 @@ int RunHostCells(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
     // first, the rest marked as not run.
     SetAbandonHook([&out, &o, &kernels, &cell, first, n = cells.size()](const RunReport& r) {
       cell["outcome"] = "hang";
-      cell["report"] = nlohmann::json::parse(RenderJson(r));
+      cell["report"] = ReportDocument(r);
       for (size_t k = first; k < first + n; ++k)
         if (out[k]["outcome"] == "skipped: not run") out[k]["outcome"] = "skipped: an earlier cell hung";
       Emit(MatrixDocument(out, kernels, o.workload), o);
@@ -203,7 +203,7 @@ int RunHostCells(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
       if (p.name == "pinned") measured = MeasuredReference(p.pins);
     Judge(cell, cells[i], rules, o.run.pin_access,
           configs[i].workdir.empty() ? DefaultWorkBase() : configs[i].workdir, measured);
-    cell["report"] = nlohmann::json::parse(RenderJson(r));
+    cell["report"] = ReportDocument(r);
     if (!o.quiet && !o.ktap)
       std::fprintf(stderr, "%scell %zu/%zu %s/%s/%s/%s: %s; %s\n",
                    o.kernels == std::vector<std::string>{"host"} ? "" : "[host] ", i + 1, cells.size(),

@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,8 +25,8 @@ constexpr const char* kScriptKernelLine = "EXT4-fs warning: <script>alert(1)</sc
 constexpr const char* kHostileKernelLine =
     "EXT4-fs warning: <script>alert(\"pwned\")</script> & ]]> \x01 \xff end";
 
-// A run document as `longpin run --json` writes it: rendered by the real RenderJson, then given a timeline.
-json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timeline) {
+// A run as a run fills it in: two phases, a verification with its violations, a kernel line.
+RunReport MakeRun(std::string verdict, uint64_t kernel_violations) {
   RunReport r;
   r.verdict = verdict;
   r.exit_code = verdict == "pass" ? 0 : verdict == "skip" ? 77 : 1;
@@ -41,7 +41,7 @@ json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timel
   r.notes.push_back("expected log kept");
   if (verdict == "skip") {
     r.reasons.push_back("no RDMA device: /dev/infiniband is missing");
-    return json::parse(RenderJson(r));
+    return r;
   }
   for (const char* name : {"baseline", "pinned"}) {
     PhaseReport p;
@@ -78,8 +78,13 @@ json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timel
     r.reasons.push_back(std::to_string(kernel_violations) + " kernel-contract violation(s)");
   r.kernel_events.push_back(
       {KernelEventClass::kWarning, kScriptKernelLine, 42, 4242, "<i>x</i>", "other process", "", false});
-  json doc = json::parse(RenderJson(r));
-  if (with_timeline) {
+  return r;
+}
+
+// A run document as `longpin run --json` writes it: rendered by the real RenderJson, then given a timeline.
+json MakeRunDoc(std::string verdict, uint64_t kernel_violations, bool with_timeline) {
+  json doc = json::parse(RenderJson(MakeRun(verdict, kernel_violations)));
+  if (with_timeline && verdict != "skip") {
     json syncs = json::array(), pins = json::array(), vmstat = json::array();
     for (int i = 0; i < 300; ++i)
       syncs.push_back(
@@ -106,21 +111,31 @@ json MakeMatrixDoc() {
   return json{{"schema_version", 1}, {"cells", cells}};
 }
 
-// A matrix over two kernels as `longpin matrix --kernels host,debian-6.1` writes it: each cell judged by a rule.
+// A matrix over two kernels as `longpin matrix --kernels host,debian-6.1` writes it: each cell judged by a
+// rule.
 json MakeKernelMatrixDoc() {
   json cells = json::array();
   auto cell = [](std::string kernel, std::string release, std::string outcome, json rule, json as_expected,
                  std::string judgement) {
-    return json{{"pinner", "io_uring"}, {"fs", "ext4"},          {"mapping", "shared"},
-                {"sync", "fsync"},      {"kernel_name", kernel}, {"kernel", release},
-                {"outcome", outcome},   {"rule", rule},          {"as_expected", as_expected},
-                {"judgement", judgement}, {"report", MakeRunDoc("pass", 0, false)}};
+    return json{{"pinner", "io_uring"},
+                {"fs", "ext4"},
+                {"mapping", "shared"},
+                {"sync", "fsync"},
+                {"kernel_name", kernel},
+                {"kernel", release},
+                {"outcome", outcome},
+                {"rule", rule},
+                {"as_expected", as_expected},
+                {"judgement", judgement},
+                {"report", MakeRunDoc("pass", 0, false)}};
   };
   cells.push_back(cell("host", "6.18.44", "refused EFAULT", "io_uring-file-efault", true,
                        "as expected (rule io_uring-file-efault)"));
-  cells.push_back(cell("debian-6.1", "6.1.0-57-amd64", "pass", "io_uring-file-eopnotsupp", false,
-                       "UNEXPECTED: granted, rule io_uring-file-eopnotsupp (5.1..6.5) says refused EOPNOTSUPP"));
-  cells.push_back(cell("debian-6.1", "6.1.0-57-amd64", "pass", nullptr, nullptr, "no rule: outcome recorded, not judged"));
+  cells.push_back(
+      cell("debian-6.1", "6.1.0-57-amd64", "pass", "io_uring-file-eopnotsupp", false,
+           "UNEXPECTED: granted, rule io_uring-file-eopnotsupp (5.1..6.5) says refused EOPNOTSUPP"));
+  cells.push_back(cell("debian-6.1", "6.1.0-57-amd64", "pass", nullptr, nullptr,
+                       "no rule: outcome recorded, not judged"));
   cells[2]["pinner"] = "vmsplice";
   return json{{"schema_version", 1},
               {"kind", "matrix"},
@@ -502,7 +517,8 @@ TEST(ReportKtap, KernelsAreSubtestsAndAnExpectedRefusalIsXfail) {
   EXPECT_NE(ktap.find("\n1..2\n"), std::string::npos) << "one top-level test per kernel:\n" << ktap;
   EXPECT_NE(ktap.find("# Subtest: debian-6.1 (6.1.0-57-amd64)"), std::string::npos) << ktap;
   EXPECT_NE(ktap.find("ok 1 io_uring/ext4/shared/fsync # XFAIL refused EFAULT"), std::string::npos) << ktap;
-  EXPECT_NE(ktap.find("not ok 2 debian-6.1"), std::string::npos) << "the UNEXPECTED cell fails its kernel:\n" << ktap;
+  EXPECT_NE(ktap.find("not ok 2 debian-6.1"), std::string::npos) << "the UNEXPECTED cell fails its kernel:\n"
+                                                                 << ktap;
   EXPECT_NE(ktap.find("ok 1 host"), std::string::npos) << ktap;
 }
 
@@ -622,6 +638,71 @@ TEST(ReportFormats, MissingAndMistypedKeysNeverThrow) {
     EXPECT_NE(html.find("</html>"), std::string::npos);
     ExpectNoExternalReference(html);
   }
+}
+
+// ---- the document rendered is the document written ----
+
+// A run with every part of the model filled in: crash cycles, race, crash, comparison, hangs, planted faults,
+// writeback records and a timeline.
+RunReport MakeFullRun() {
+  RunReport r = MakeRun("fail", 1);
+  r.sync_interval_s = 0.25;
+  r.reproduce = "longpin run --seed 77";
+  for (auto& p : r.phases) {
+    p.sync_errors["fsync EIO"] = 2;
+    p.pins.refused["EFAULT"] = 4;
+    p.writeback.source = "tracefs ext4:ext4_writepages_result";
+    for (uint64_t i = 0; i < 40; ++i) {
+      SyncCallRecord c;
+      c.duration_ns = 200'000 + i * 40'000;
+      c.pages_written = 5 + i;
+      c.off_cpu_ns = i * 1000;
+      c.pinned = i % 2 == 0;
+      p.writeback.syncs.push_back(c);
+    }
+  }
+  r.hangs.push_back({"syncer", "fsync", 42, 2.5, "folio_wait", "a\nb\n"});
+  r.crash.emplace();
+  r.crash->model = "power-cut";
+  r.crash->phase = "pinned";
+  r.crash->at_s = 1.25;
+  r.comparison.emplace();
+  r.comparison->op = "fsync";
+  r.comparison->p50 = {3.1, 2.5, 4.0};
+  r.comparison->p99 = {3.2, 2.5, 4.0};
+  r.comparison->p999 = {3.3, 2.5, 4.0};
+  RaceReport race;
+  race.script = "pin,write,sync";
+  race.attempts = 5;
+  race.first_finding_s = 0.5;
+  race.examples.push_back({1, "kernel", 3, 12288, 2, "zero", "dma", "sync #2"});
+  r.race = race;
+  for (int i = 0; i < 50; ++i) r.timeline.syncs.push_back({i * 10.0, 1e6 + i * 1e5, double(i >= 25)});
+  r.timeline.pins.push_back({100, 200, 0, 4096, 0});
+  r.timeline.pins.push_back({300, -1, 0, 4096, 14});
+  r.timeline.crash_ms = 450;
+  for (int i = 0; i < 20; ++i) r.timeline.vmstat.push_back({i * 25.0, 100.0 + i, 5.0 * i});
+  r.planted.push_back({"zeroed", 9, "zero", true, "zero", ""});
+  r.pin_leak_pages = -3;
+  r.cycles = {r, r};
+  return r;
+}
+
+TEST(ReportJson, TheDocumentRenderedIsTheDocumentWritten) {
+  const RunReport r = MakeFullRun();
+  const json doc = ReportDocument(r);
+  EXPECT_EQ(RenderJson(r), doc.dump(2) + "\n");
+  // What `longpin report run.json` reads back is the object the run rendered from, so both render the same.
+  const json read_back = json::parse(RenderJson(r));
+  EXPECT_EQ(doc, read_back);
+  EXPECT_EQ(RenderHtml(doc), RenderHtml(read_back));
+  EXPECT_EQ(RenderJUnit(doc), RenderJUnit(read_back));
+  EXPECT_EQ(RenderKtap(doc), RenderKtap(read_back));
+  json matrix = {{"schema_version", 1},
+                 {"cells", {{{"pinner", "vmsplice"}, {"outcome", "fail"}, {"report", doc}}}}};
+  json matrix_read_back = json::parse(matrix.dump());
+  EXPECT_EQ(RenderKcidb(matrix), RenderKcidb(matrix_read_back));
+  EXPECT_EQ(RenderHtml(matrix), RenderHtml(matrix_read_back));
 }
 
 }  // namespace
