@@ -12,7 +12,7 @@ using nlohmann::json;
 using namespace longpin::it;
 using namespace std::chrono_literals;
 
-// Keys every phase must carry, zeros where nothing happened (workloads/run_report.cc RenderJson).
+// Keys every phase must carry, zeros where nothing happened (report/report_json.cc ReportDocument).
 void ExpectPhaseSchema(const json& phase) {
   const std::string name = phase.value("name", "?");
   for (const char* key : {"name", "seconds", "sync", "writes", "pins", "sync_errors", "write_errors"})
