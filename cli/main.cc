@@ -244,12 +244,12 @@ int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
     report.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(report.seed));
   const bool ktap = EmitReports(RenderJson(report), out);
   if (!ktap) {
-    if (quiet) std::printf("verdict: %s\n", report.verdict.c_str());
+    if (quiet) std::printf("verdict: %s\n", VerdictName(report.verdict));
     else std::fputs(RenderSummary(report).c_str(), stdout);
   }
-  if (report.exit_code != kExitPass && !report.reasons.empty())
-    std::fprintf(stderr, "longpin: %s: %s\n", report.verdict.c_str(), report.reasons.front().c_str());
-  return report.exit_code;
+  if (report.exit_code() != kExitPass && !report.reasons.empty())
+    std::fprintf(stderr, "longpin: %s: %s\n", VerdictName(report.verdict), report.reasons.front().c_str());
+  return report.exit_code();
 }
 
 // Where a report will be written must be writable before the run starts, not found out after it ran.
@@ -312,18 +312,17 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
     if (r.verification) violations += r.verification->kernel_violations;
     if (!cfg.quiet)
       std::printf("cycle %d/%d seed %llu: %s, %llu kernel violation(s), %llu strict miss(es)%s\n", i + 1,
-                  cfg.crash_iterations, static_cast<unsigned long long>(c.seed), r.verdict.c_str(),
+                  cfg.crash_iterations, static_cast<unsigned long long>(c.seed), VerdictName(r.verdict),
                   static_cast<unsigned long long>(r.verification ? r.verification->kernel_violations : 0),
                   static_cast<unsigned long long>(r.verification ? r.verification->strict_misses : 0),
                   r.reasons.empty() ? "" : (": " + r.reasons.front()).c_str());
-    if (r.exit_code == kExitCannotRun || r.exit_code == kExitUsage) break;
+    if (r.exit_code() == kExitCannotRun || r.exit_code() == kExitUsage) break;
   }
   RunReport total = cycles.back();
   total.cycles = cycles;
   for (const auto& r : cycles)
-    if (r.verdict == "fail" || (r.verdict == "error" && total.verdict != "fail")) {
-      total.verdict = r.verdict;
-      total.exit_code = r.exit_code;
+    if (r.verdict == Verdict::kFail || r.verdict == Verdict::kError || r.verdict == Verdict::kBadInput) {
+      total.verdict = WorseVerdict(total.verdict, r.verdict);
       if (!r.reasons.empty()) total.reasons.insert(total.reasons.begin(), "a crash cycle: " + r.reasons.front());
     }
   if (!g_command_line.empty())
@@ -333,7 +332,7 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : cycles)
     list.push_back({{"seed", r.seed},
-                    {"verdict", r.verdict},
+                    {"verdict", VerdictName(r.verdict)},
                     {"kernel_violations", r.verification ? r.verification->kernel_violations : 0},
                     {"strict_misses", r.verification ? r.verification->strict_misses : 0},
                     {"crash_at_s", r.crash ? r.crash->at_s : 0.0},
@@ -343,9 +342,9 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   if (!ktap) {
     // What the kernel did wrong in any cycle leads, whatever the verdict of the last one.
     if (std::string f = RenderFindings(total); !f.empty()) std::printf("\n%s", f.c_str());
-    std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), total.verdict.c_str());
+    std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), VerdictName(total.verdict));
   }
-  return total.exit_code;
+  return total.exit_code();
 }
 
 int VerifyCommand(const std::string& state_dir, const std::string& target, const OutputOptions& out, bool quiet) {
@@ -376,7 +375,7 @@ int SelftestCommand(SelftestConfig cfg, const std::string& fs_list, const std::s
   SelftestReport r = RunSelftest(cfg);
   if (!json_path.empty()) WriteFile(json_path, RenderSelftestJson(r));
   std::fputs(RenderSelftestSummary(r).c_str(), stdout);
-  return r.exit_code;
+  return r.exit_code();
 }
 
 // One saved report re-rendered, or several matrix reports (other machines, other kernels) merged into one
@@ -522,7 +521,7 @@ int main(int argc, char** argv) {
   if (*matrix) return MatrixCommand(matrix_options);
   if (*verify) return VerifyCommand(state_dir, verify_target, verify_out, verify_quiet);
   st_cfg.plant = !st_no_plant;
-  if (*selftest && st_crash == "log-writes") st_cfg.crash = CrashModel::kLogWrites;
+  if (*selftest && st_crash == "log-writes") st_cfg.crash = CrashKind::kLogWrites;
   if (*selftest) return SelftestCommand(st_cfg, st_fs, st_duration, st_size, st_json);
   if (*report) return ReportCommand(report_inputs, report_out, report_kcidb);
   if (*list) return ListCommand(list_what);

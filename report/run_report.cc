@@ -283,7 +283,7 @@ static json FindingsJson(const RunReport& r) {
     const Findings cf = OneRunFindings(c);
     cycles.push_back({{"cycle", ++n},
                       {"seed", c.seed},
-                      {"verdict", c.verdict},
+                      {"verdict", VerdictName(c.verdict)},
                       {"kernel_violations", cf.kernel_violations},
                       {"strict_misses", cf.strict_misses},
                       {"kernel_alarms", cf.kernel_alarms}});
@@ -315,8 +315,8 @@ std::string RenderJson(const RunReport& r) {
                      {"kernel_stack", h.kernel_stack}});
   json doc{{"schema_version", kReportSchemaVersion},
            {"tool", "longpin"},
-           {"verdict", r.verdict},
-           {"exit_code", r.exit_code},
+           {"verdict", VerdictName(r.verdict)},
+           {"exit_code", r.exit_code()},
            {"reasons", r.reasons},
            {"notes", r.notes},
            {"environment",
@@ -561,7 +561,7 @@ std::string RenderSummary(const RunReport& r) {
   }
   for (const auto& h : r.hangs)
     out += fmt::format("hang: {} in {} for {:.1f} s, wchan {}\n{}", h.role, h.op, h.seconds, h.wchan, h.kernel_stack);
-  out += fmt::format("\nverdict: {}", r.verdict);
+  out += fmt::format("\nverdict: {}", VerdictName(r.verdict));
   for (const auto& why : r.reasons) out += "\n  " + why;
   out += "\n";
   return out;

@@ -444,7 +444,7 @@ bool RaceRun::OpenTarget(bool create) {
     if (!t.ok()) {
       const int e = t.status().err();
       const bool cannot = e == ENOMEM || e == EPERM || e == ENOTSUP;
-      SetVerdict(report_, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError, t.status().message());
+      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError, t.status().message());
       return false;
     }
     target_ = std::move(*t);
@@ -456,12 +456,12 @@ bool RaceRun::OpenTarget(bool create) {
   }
   fd_ = ::open(file_path_.c_str(), O_RDWR | O_CLOEXEC);
   if (fd_ < 0) {
-    SetVerdict(report_, "error", kExitError, "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
+    RaiseVerdict(report_, Verdict::kError, "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     return false;
   }
   void* m = ::mmap(nullptr, cfg_.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (m == MAP_FAILED) {
-    SetVerdict(report_, "error", kExitError, "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
+    RaiseVerdict(report_, Verdict::kError, "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     ::close(fd_);
     fd_ = -1;
     return false;
@@ -489,7 +489,7 @@ bool RaceRun::Prepare() {
   const std::string base = cfg_.workdir.empty() ? DefaultWorkBase() : cfg_.workdir;
   auto dir = RunDirectory::Create(base, report_.run_id);
   if (!dir.ok()) {
-    SetVerdict(report_, "error", kExitError, dir.status().message());
+    RaiseVerdict(report_, Verdict::kError, dir.status().message());
     return false;
   }
   run_dir_ = *dir;
@@ -498,7 +498,7 @@ bool RaceRun::Prepare() {
   if (script_.needs_cgroup()) {
     cgroup_ = std::make_unique<RaceCgroup>();
     if (auto why = cgroup_->Create()) {
-      SetVerdict(report_, "skip", kExitCannotRun, "step reclaim:cgroup: " + *why);
+      RaiseVerdict(report_, Verdict::kSkip, "step reclaim:cgroup: " + *why);
       return false;
     }
   }
@@ -518,7 +518,7 @@ bool RaceRun::Prepare() {
     auto fs = ScratchFs::Create(run_dir_->path(), *ParseFsType(cfg_.fs), image_bytes, cfg_.mount_options);
     if (!fs.ok()) {
       const bool cannot = fs.status().err() == ENOTSUP;
-      SetVerdict(report_, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError, fs.status().message());
+      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError, fs.status().message());
       return false;
     }
     scratch_ = std::move(*fs);
@@ -527,7 +527,7 @@ bool RaceRun::Prepare() {
     report_.fs_detail = cfg_.fs + " on " + scratch_->loop_device() + " (scratch image " + scratch_->image_path() + ")";
   }
   if (script_.needs_crash() && !scratch_) {
-    SetVerdict(report_, "skip", kExitCannotRun,
+    RaiseVerdict(report_, Verdict::kSkip,
                "step crash: needs a scratch filesystem longpin created (--fs ext4|xfs), not " + report_.fs);
     return false;
   }
@@ -538,22 +538,21 @@ bool RaceRun::Prepare() {
     const bool supported = ::ioctl(dfd, _IOR('X', 125, uint32_t), &bad_flags) != 0 && errno == EINVAL;
     ::close(dfd);
     if (!supported) {
-      SetVerdict(report_, "skip", kExitCannotRun,
+      RaiseVerdict(report_, Verdict::kSkip,
                  "step crash: " + cfg_.fs + " on this kernel has no FS_IOC_SHUTDOWN (use ext4 or xfs)");
       return false;
     }
   }
   if (Status s = CreatePinner(); !s.ok()) {
     const bool cannot = s.err() == ENODEV || s.err() == ENOTSUP || s.err() == EPERM;
-    SetVerdict(report_, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
-               "pinner " + cfg_.pinner + ": " + s.message());
+    RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError, "pinner " + cfg_.pinner + ": " + s.message());
     return false;
   }
   pattern_ = std::make_unique<StampPattern>(report_.run_id, cfg_.block_size);
   dma_src_ = static_cast<std::byte*>(std::aligned_alloc(page_, cfg_.pin_window));
   read_buf_ = static_cast<std::byte*>(std::aligned_alloc(page_, cfg_.pin_window));
   if (!dma_src_ || !read_buf_) {
-    SetVerdict(report_, "error", kExitError, "out of memory for the window buffers");
+    RaiseVerdict(report_, Verdict::kError, "out of memory for the window buffers");
     return false;
   }
   window_generation_.assign(cfg_.size / cfg_.pin_window, 0);
@@ -839,12 +838,12 @@ bool RaceRun::RunAttempt(uint64_t attempt) {
         Status um = scratch_->Unmount();
         Status m = um.ok() ? scratch_->Mount() : um;
         if (!m.ok()) {
-          SetVerdict(report_, "error", kExitError, "crash step: remount of the scratch filesystem: " + m.message());
+          RaiseVerdict(report_, Verdict::kError, "crash step: remount of the scratch filesystem: " + m.message());
           return false;
         }
         if (!OpenTarget(false)) return false;
         if (Status c = CreatePinner(); !c.ok()) {
-          SetVerdict(report_, "error", kExitError, "crash step: the pinner after the remount: " + c.message());
+          RaiseVerdict(report_, Verdict::kError, "crash step: the pinner after the remount: " + c.message());
           return false;
         }
         break;
@@ -908,12 +907,12 @@ void RaceRun::Conclude() {
   if (kind == "FOLL_PIN" || kind == "FOLL_PIN, long-term" || kind == "FOLL_GET/none")
     RecordMeasuredPinKind(cfg_.pinner, kind == "FOLL_GET/none" ? kind : "FOLL_PIN", report_.kernel);
   if (report_.interrupted) {
-    SetVerdict(report_, "interrupted", kExitInterrupted, "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
+    RaiseVerdict(report_, Verdict::kInterrupted, "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
   } else if (!race_.refused.empty()) {
-    SetVerdict(report_, "refused", kExitCannotRun,
+    RaiseVerdict(report_, Verdict::kRefused,
                "the kernel refused the pin (" + race_.refused + "): nothing to race on this kernel");
-    if (report_.exit_code != kExitCannotRun) return;
-  } else if (report_.verdict == "error" && !report_.reasons.empty()) {
+    if (report_.verdict != Verdict::kRefused) return;
+  } else if (report_.verdict == Verdict::kError) {
     // a setup failure during the attempts (remount) already said why
   } else {
     uint64_t step_errors = 0;
@@ -921,13 +920,11 @@ void RaceRun::Conclude() {
     if (race_.attempts > 0 && step_errors >= race_.attempts && race_.attempts_with_findings == 0) {
       std::string why = "every attempt failed at a step";
       if (!first_errors_.empty()) why += ": " + first_errors_.front();
-      SetVerdict(report_, "error", kExitError, why);
-    } else {
-      SetVerdict(report_, "pass", kExitPass, "");
+      RaiseVerdict(report_, Verdict::kError, why);
     }
   }
   if (race_.kernel_violations)
-    SetVerdict(report_, "fail", kExitFail,
+    RaiseVerdict(report_, Verdict::kFail,
                fmt::format("{} kernel-contract violation(s) in {} of {} attempt(s): data a successful sync promised is "
                            "not on disk",
                            race_.kernel_violations, race_.attempts_with_findings, race_.attempts));
@@ -935,7 +932,7 @@ void RaceRun::Conclude() {
     const std::string what =
         fmt::format("fsync returned 0, but {} of {} DMA-written blocks acknowledged before it are not on disk",
                     race_.dma_blocks_strict_promised - race_.dma_blocks_strict_found, race_.dma_blocks_strict_promised);
-    if (cfg_.contract_strict) SetVerdict(report_, "fail", kExitFail, what + " (--contract strict)");
+    if (cfg_.contract_strict) RaiseVerdict(report_, Verdict::kFail, what + " (--contract strict)");
     else report_.notes.push_back(what + " (strict contract; --contract strict fails the run on it)");
   }
   // One reason per kind of alarm (the first line and how many): every line stays in kernel_events.
@@ -946,7 +943,7 @@ void RaceRun::Conclude() {
       if (n++ == 0) first = e.line + e.TaskSuffix();
     }
   for (const auto& [cls, what] : alarms)
-    SetVerdict(report_, "fail", kExitFail,
+    RaiseVerdict(report_, Verdict::kFail,
                fmt::format("kernel {}: {}{}", cls, what.first,
                            what.second > 1 ? fmt::format(" (and {} more)", what.second - 1) : std::string()));
 }
@@ -973,8 +970,8 @@ void RaceRun::Teardown() {
     }
   }
   if (cgroup_) cgroup_.reset();
-  if (run_dir_ && !cfg_.keep && (report_.verdict == "pass" || report_.verdict == "refused" ||
-                                 report_.verdict == "skip" || report_.verdict == "fail")) {
+  if (run_dir_ && !cfg_.keep && (report_.verdict == Verdict::kPass || report_.verdict == Verdict::kRefused ||
+                                 report_.verdict == Verdict::kSkip || report_.verdict == Verdict::kFail)) {
     // A race attempt's evidence is in the report (examples, the reproducer): the image holds nothing more.
     run_dir_->Remove().ok();
   }
@@ -996,31 +993,31 @@ RunReport RunRace(const RunConfig& cfg) {
   report.run_id = SplitMix{report.seed}.Next();
   auto script = ParseRaceScript(cfg.race);
   if (!script.ok()) {
-    SetVerdict(report, "error", kExitUsage, "--race: " + script.status().message());
+    RaiseVerdict(report, Verdict::kBadInput, "--race: " + script.status().message());
     return report;
   }
   const PinnerInfo* info = FindPinner(cfg.pinner);
   if (!info || cfg.pinner == "none") {
-    SetVerdict(report, "error", kExitUsage, "--race needs a pinner (--pinner NAME, see `longpin list`)");
+    RaiseVerdict(report, Verdict::kBadInput, "--race needs a pinner (--pinner NAME, see `longpin list`)");
     return report;
   }
   if (auto why = info->create ? info->unavailable() : info->unavailable().value_or("compiled out")) {
-    SetVerdict(report, "skip", kExitCannotRun, std::string("pinner ") + cfg.pinner + ": " + *why);
+    RaiseVerdict(report, Verdict::kSkip, std::string("pinner ") + cfg.pinner + ": " + *why);
     return report;
   }
   if (cfg.pin_window % uint64_t(::sysconf(_SC_PAGESIZE)) || cfg.pin_window % cfg.block_size ||
       cfg.pin_window > cfg.size) {
-    SetVerdict(report, "error", kExitUsage,
+    RaiseVerdict(report, Verdict::kBadInput,
                "--pin-window " + FormatSize(cfg.pin_window) + ": a race window is whole pages and blocks, within --size");
     return report;
   }
   for (const auto& s : script->steps)
     if (s.kind == RaceStepKind::kReclaim && s.reclaim == ReclaimMethod::kPageout && !PageoutSupported()) {
-      SetVerdict(report, "skip", kExitCannotRun, "step " + s.text + ": this kernel has no MADV_PAGEOUT (5.4+)");
+      RaiseVerdict(report, Verdict::kSkip, "step " + s.text + ": this kernel has no MADV_PAGEOUT (5.4+)");
       return report;
     }
   if (Status s = CheckRaceScript(*script, RaceCapabilitiesOf(cfg.pinner), cfg.pinner); !s.ok()) {
-    SetVerdict(report, "error", kExitUsage, "--race: " + s.message());
+    RaiseVerdict(report, Verdict::kBadInput, "--race: " + s.message());
     return report;
   }
   RaceRun run(cfg, report, *script, *info);
