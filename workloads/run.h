@@ -1,6 +1,6 @@
-// The run loop: set up the target (scratch filesystem or a directory), run the phases (writers, syncers,
-// the pinner), then either sync and verify, or crash (shutdown), remount and verify; tear down everything
-// the run created.
+// The run: set up the target (scratch filesystem, a directory, --target or shmem), run the phases (writers,
+// syncers, the pinner), then sync and verify, or let the crash model crash, recover and verify; tear down
+// everything the run created. Its stages are in workloads/run_session.h.
 #pragma once
 
 #include <atomic>
