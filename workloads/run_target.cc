@@ -54,12 +54,16 @@ std::string MakeScratchFs(RunSession& s) {
   std::string detail;
   auto own = s.crash->MakeScratchFs(
       ScratchSpec{dir, dir.substr(dir.rfind("/run-") + 5), type, image_bytes, cfg.mount_options}, &detail);
-  auto fs = !own.ok() || *own ? std::move(own) : ScratchFs::Create(dir, type, image_bytes, cfg.mount_options);
+  // A model's own device that cannot be made here says why in what() alone.
+  const bool own_device_failed = !own.ok();
+  auto fs = own_device_failed || *own ? std::move(own)
+                                      : ScratchFs::Create(dir, type, image_bytes, cfg.mount_options);
   if (!fs.ok()) {
     // What never ran leaves no evidence: the run directory goes whatever the verdict.
     s.run_dir_holds_evidence = false;
     const Verdict v = SkipIfNotSupported(fs.status());
-    RaiseVerdict(report, v, v == Verdict::kSkip && !own.ok() ? fs.status().what() : fs.status().message());
+    RaiseVerdict(report, v,
+                 v == Verdict::kSkip && own_device_failed ? fs.status().what() : fs.status().message());
     return "";
   }
   s.scratch = std::move(*fs);
