@@ -11,6 +11,50 @@
 
 namespace longpin {
 
+namespace {
+
+// A planted cycle: every planted fault must be reported as its kind, and nothing else as a kernel violation.
+// False when the self-test fails on it.
+bool JudgePlantedCycle(const std::string& fs, const RunConfig& rc, const RunReport& r, SelftestReport& out) {
+  bool ok = true;
+  std::vector<PlantedFault> planted = r.planted;
+  MatchPlantedFaults(*r.verification, &planted);
+  for (auto& f : planted) {
+    if (!f.detected) {
+      ok = false;
+      out.reasons.push_back(
+          fs + ": planted " + f.cls + " at block " + std::to_string(f.block) + " not reported as " +
+          f.expected_kind +
+          (f.reported_kind.empty() ? " (nothing reported)" : " (reported " + f.reported_kind + ")"));
+    }
+    out.planted.emplace_back(fs, f);
+  }
+  if (planted.size() < 6) {
+    ok = false;
+    out.reasons.push_back(fs + ": only " + std::to_string(planted.size()) + " of 6 faults could be planted");
+  }
+  // Anything reported beyond the planted blocks is a false alarm.
+  bool as_planted = planted.size() >= 6;
+  for (const auto& f : planted) as_planted &= f.detected;
+  for (const auto& v : r.verification->violations) {
+    bool planted_block = false;
+    for (const auto& f : planted) planted_block |= f.block == v.block;
+    if (!planted_block && v.contract == "kernel") {
+      ok = false;
+      as_planted = false;
+      out.reasons.push_back(fs + ": unplanted kernel violation at block " + std::to_string(v.block) + " (" +
+                            v.kind + ")");
+    }
+  }
+  // The cycle "failed" exactly as planted: its run directory (kept by Run() as evidence of a failing
+  // run) is no evidence of anything; a surprise keeps it.
+  if (as_planted && !rc.keep && !r.run_dir.empty())
+    if (auto dir = RunDirectory::OpenOwn(r.run_dir); dir.ok()) (void)dir->Remove();
+  return ok;
+}
+
+}  // namespace
+
 SelftestReport RunSelftest(const SelftestConfig& cfg) {
   SelftestReport out;
   bool ok = true, judged_any = false;
@@ -40,40 +84,7 @@ SelftestReport RunSelftest(const SelftestConfig& cfg) {
                               " planted cycle: " + (r.reasons.empty() ? "not verified" : r.reasons.front()));
       } else {
         judged_any = true;
-        std::vector<PlantedFault> planted = r.planted;
-        MatchPlantedFaults(*r.verification, &planted);
-        for (auto& f : planted) {
-          if (!f.detected) {
-            ok = false;
-            out.reasons.push_back(
-                fs + ": planted " + f.cls + " at block " + std::to_string(f.block) + " not reported as " +
-                f.expected_kind +
-                (f.reported_kind.empty() ? " (nothing reported)" : " (reported " + f.reported_kind + ")"));
-          }
-          out.planted.emplace_back(fs, f);
-        }
-        if (planted.size() < 6) {
-          ok = false;
-          out.reasons.push_back(fs + ": only " + std::to_string(planted.size()) +
-                                " of 6 faults could be planted");
-        }
-        // Anything reported beyond the planted blocks is a false alarm.
-        bool as_planted = planted.size() >= 6;
-        for (const auto& f : planted) as_planted &= f.detected;
-        for (const auto& v : r.verification->violations) {
-          bool planted_block = false;
-          for (const auto& f : planted) planted_block |= f.block == v.block;
-          if (!planted_block && v.contract == "kernel") {
-            ok = false;
-            as_planted = false;
-            out.reasons.push_back(fs + ": unplanted kernel violation at block " + std::to_string(v.block) +
-                                  " (" + v.kind + ")");
-          }
-        }
-        // The cycle "failed" exactly as planted: its run directory (kept by Run() as evidence of a failing
-        // run) is no evidence of anything; a surprise keeps it.
-        if (as_planted && !rc.keep && !r.run_dir.empty())
-          if (auto dir = RunDirectory::OpenOwn(r.run_dir); dir.ok()) (void)dir->Remove();
+        ok &= JudgePlantedCycle(fs, rc, r, out);
       }
     }
     CleanRuns& clean = out.clean[fs];
