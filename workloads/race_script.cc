@@ -456,12 +456,14 @@ bool RaceRun::OpenTarget(bool create) {
   }
   fd_ = ::open(file_path_.c_str(), O_RDWR | O_CLOEXEC);
   if (fd_ < 0) {
-    RaiseVerdict(report_, Verdict::kError, "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
+    RaiseVerdict(report_, Verdict::kError,
+                 "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     return false;
   }
   void* m = ::mmap(nullptr, cfg_.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (m == MAP_FAILED) {
-    RaiseVerdict(report_, Verdict::kError, "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
+    RaiseVerdict(report_, Verdict::kError,
+                 "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     ::close(fd_);
     fd_ = -1;
     return false;
@@ -545,7 +547,8 @@ bool RaceRun::Prepare() {
   }
   if (Status s = CreatePinner(); !s.ok()) {
     const bool cannot = s.err() == ENODEV || s.err() == ENOTSUP || s.err() == EPERM;
-    RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError, "pinner " + cfg_.pinner + ": " + s.message());
+    RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
+                 "pinner " + cfg_.pinner + ": " + s.message());
     return false;
   }
   pattern_ = std::make_unique<StampPattern>(report_.run_id, cfg_.block_size);
@@ -838,7 +841,8 @@ bool RaceRun::RunAttempt(uint64_t attempt) {
         Status um = scratch_->Unmount();
         Status m = um.ok() ? scratch_->Mount() : um;
         if (!m.ok()) {
-          RaiseVerdict(report_, Verdict::kError, "crash step: remount of the scratch filesystem: " + m.message());
+          RaiseVerdict(report_, Verdict::kError,
+                       "crash step: remount of the scratch filesystem: " + m.message());
           return false;
         }
         if (!OpenTarget(false)) return false;
@@ -907,7 +911,8 @@ void RaceRun::Conclude() {
   if (kind == "FOLL_PIN" || kind == "FOLL_PIN, long-term" || kind == "FOLL_GET/none")
     RecordMeasuredPinKind(cfg_.pinner, kind == "FOLL_GET/none" ? kind : "FOLL_PIN", report_.kernel);
   if (report_.interrupted) {
-    RaiseVerdict(report_, Verdict::kInterrupted, "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
+    RaiseVerdict(report_, Verdict::kInterrupted,
+                 "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
   } else if (!race_.refused.empty()) {
     RaiseVerdict(report_, Verdict::kRefused,
                "the kernel refused the pin (" + race_.refused + "): nothing to race on this kernel");

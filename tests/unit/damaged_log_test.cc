@@ -339,7 +339,8 @@ class VerifyState : public ::testing::Test {
 
 TEST_F(VerifyState, MovedStateDirectoryReadsItsOwnLog) {
   RunReport r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code(), kExitPass) << VerdictName(r.verdict) << ": " << (r.reasons.empty() ? "" : r.reasons[0]);
+  EXPECT_EQ(r.exit_code(), kExitPass) << VerdictName(r.verdict) << ": "
+      << (r.reasons.empty() ? "" : r.reasons[0]);
   EXPECT_EQ(r.expected_log_path, state_ + "/expected.log");
   ASSERT_TRUE(r.verification.has_value());
   EXPECT_EQ(r.verification->kernel_violations, 0u);
