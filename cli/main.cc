@@ -102,13 +102,13 @@ int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
   const bool ktap = EmitReports(ReportDocument(report), out);
   if (!ktap) {
     if (quiet)
-      std::printf("verdict: %s\n", report.verdict.c_str());
+      std::printf("verdict: %s\n", VerdictName(report.verdict));
     else
       std::fputs(RenderSummary(report).c_str(), stdout);
   }
-  if (report.exit_code != kExitPass && !report.reasons.empty())
-    std::fprintf(stderr, "longpin: %s: %s\n", report.verdict.c_str(), report.reasons.front().c_str());
-  return report.exit_code;
+  if (report.exit_code() != kExitPass && !report.reasons.empty())
+    std::fprintf(stderr, "longpin: %s: %s\n", VerdictName(report.verdict), report.reasons.front().c_str());
+  return report.exit_code();
 }
 
 // Where a report will be written must be writable before the run starts, not found out after it ran.
@@ -174,18 +174,17 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
     if (r.verification) violations += r.verification->kernel_violations;
     if (!cfg.quiet)
       std::printf("cycle %d/%d seed %llu: %s, %llu kernel violation(s), %llu strict miss(es)%s\n", i + 1,
-                  cfg.crash_iterations, static_cast<unsigned long long>(c.seed), r.verdict.c_str(),
+                  cfg.crash_iterations, static_cast<unsigned long long>(c.seed), VerdictName(r.verdict),
                   static_cast<unsigned long long>(r.verification ? r.verification->kernel_violations : 0),
                   static_cast<unsigned long long>(r.verification ? r.verification->strict_misses : 0),
                   r.reasons.empty() ? "" : (": " + r.reasons.front()).c_str());
-    if (r.exit_code == kExitCannotRun || r.exit_code == kExitUsage) break;
+    if (r.exit_code() == kExitCannotRun || r.exit_code() == kExitUsage) break;
   }
   RunReport total = cycles.back();
   total.cycles = cycles;
   for (const auto& r : cycles)
-    if (r.verdict == "fail" || (r.verdict == "error" && total.verdict != "fail")) {
-      total.verdict = r.verdict;
-      total.exit_code = r.exit_code;
+    if (r.verdict == Verdict::kFail || r.verdict == Verdict::kError || r.verdict == Verdict::kBadInput) {
+      total.verdict = WorseVerdict(total.verdict, r.verdict);
       if (!r.reasons.empty())
         total.reasons.insert(total.reasons.begin(), "a crash cycle: " + r.reasons.front());
     }
@@ -195,7 +194,7 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : cycles)
     list.push_back({{"seed", r.seed},
-                    {"verdict", r.verdict},
+                    {"verdict", VerdictName(r.verdict)},
                     {"kernel_violations", r.verification ? r.verification->kernel_violations : 0},
                     {"strict_misses", r.verification ? r.verification->strict_misses : 0},
                     {"crash_at_s", r.crash ? r.crash->at_s : 0.0},
@@ -205,9 +204,9 @@ int RunCommand(RunConfig cfg, const RunOptionText& text, OutputOptions out, cons
   if (!ktap) {
     // What the kernel did wrong in any cycle leads, whatever the verdict of the last one.
     if (std::string f = RenderFindings(total); !f.empty()) std::printf("\n%s", f.c_str());
-    std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), total.verdict.c_str());
+    std::printf("%d crash cycle(s): verdict %s\n", int(cycles.size()), VerdictName(total.verdict));
   }
-  return total.exit_code;
+  return total.exit_code();
 }
 
 int VerifyCommand(const std::string& state_dir, const std::string& target, const OutputOptions& out,
@@ -244,7 +243,7 @@ int SelftestCommand(SelftestConfig cfg, const std::vector<std::string>& fs_list,
   SelftestReport r = RunSelftest(cfg);
   if (!json_path.empty()) WriteFile(json_path, RenderSelftestJson(r));
   std::fputs(RenderSelftestSummary(r).c_str(), stdout);
-  return r.exit_code;
+  return r.exit_code();
 }
 
 // One saved report re-rendered, or several matrix reports (other machines, other kernels) merged into one
@@ -438,7 +437,7 @@ int main(int argc, char** argv) {
   if (*verify)
     return VerifyCommand(verify_args.state_dir, verify_args.target, verify_args.out, verify_args.quiet);
   st.cfg.plant = !st.no_plant;
-  if (*selftest && st.crash == "log-writes") st.cfg.crash = CrashModel::kLogWrites;
+  if (*selftest && st.crash == "log-writes") st.cfg.crash = CrashKind::kLogWrites;
   if (*selftest) return SelftestCommand(st.cfg, st.fs, st.duration, st.size, st.json);
   if (*report) return ReportCommand(report_args.inputs, report_args.out, report_args.kcidb);
   if (*list) return ListCommand(list_what);

@@ -253,13 +253,13 @@ std::optional<std::string> ParseMappingAndActors(RunConfig& cfg, const RunOption
 std::optional<std::string> ParseCrashAndTarget(RunConfig& cfg, const RunOptionText& t) {
   if (!t.crash.empty()) {
     if (t.crash == "none")
-      cfg.crash = CrashModel::kNone;
+      cfg.crash = CrashKind::kNone;
     else if (t.crash == "shutdown")
-      cfg.crash = CrashModel::kShutdown;
+      cfg.crash = CrashKind::kShutdown;
     else if (t.crash == "power-cut")
-      cfg.crash = CrashModel::kPowerCut;
+      cfg.crash = CrashKind::kPowerCut;
     else if (t.crash == "log-writes")
-      cfg.crash = CrashModel::kLogWrites;
+      cfg.crash = CrashKind::kLogWrites;
     else
       return "--crash " + t.crash + ": unknown crash model (none, shutdown, power-cut, log-writes)";
   }
@@ -268,7 +268,7 @@ std::optional<std::string> ParseCrashAndTarget(RunConfig& cfg, const RunOptionTe
     if (!d) return "--crash-at " + t.crash_at + ": not a duration";
     cfg.crash_at_s = *d;
   }
-  if (cfg.crash != CrashModel::kNone && cfg.mapping != MappingKind::kShared)
+  if (cfg.crash != CrashKind::kNone && cfg.mapping != MappingKind::kShared)
     return "--crash " + t.crash + ": crash checks read the file on disk; use --mapping shared";
   if (!cfg.target.empty()) {
     struct stat st {};
@@ -304,7 +304,7 @@ std::optional<std::string> FallBackToDirWhenNotRoot(RunConfig& cfg, const RunOpt
 std::optional<std::string> CheckCrashTargets(RunConfig& cfg, const RunOptionText& t) {
   const bool scratch = cfg.fs.rfind("dir:", 0) != 0;
   const std::string target_dir = scratch ? "" : cfg.fs.substr(4);
-  if (cfg.crash == CrashModel::kShutdown && !scratch) {
+  if (cfg.crash == CrashKind::kShutdown && !scratch) {
     if (cfg.allow_shutdown_of.empty())
       return "--crash shutdown: only a scratch filesystem longpin made is shut down; for " + target_dir +
              " pass --allow-shutdown-of MOUNTPOINT (and --state-dir)";
@@ -326,9 +326,9 @@ std::optional<std::string> CheckCrashTargets(RunConfig& cfg, const RunOptionText
       return "--allow-shutdown-of: that is the root filesystem; longpin never shuts it down";
   }
   // log-writes: the filesystem must sit on the dm-log-writes device longpin builds.
-  if (cfg.crash == CrashModel::kLogWrites && !scratch)
+  if (cfg.crash == CrashKind::kLogWrites && !scratch)
     return "--crash log-writes: needs a scratch filesystem (--fs ext4|xfs|btrfs) on the dm-log-writes device";
-  if (cfg.crash == CrashModel::kPowerCut || !cfg.allow_shutdown_of.empty()) {
+  if (cfg.crash == CrashKind::kPowerCut || !cfg.allow_shutdown_of.empty()) {
     if (cfg.state_dir.empty())
       return "--crash " + t.crash + ": needs --state-dir DIR for the durable expected log";
     if (scratch)
@@ -352,7 +352,7 @@ std::optional<std::string> CheckCrashTargets(RunConfig& cfg, const RunOptionText
     if (::stat((cfg.state_dir + "/state.json").c_str(), &probe) == 0)
       return "--state-dir " + cfg.state_dir + ": holds the state of another run; verify or remove it first";
   }
-  if (!cfg.allow_shutdown_of.empty() && cfg.crash != CrashModel::kShutdown)
+  if (!cfg.allow_shutdown_of.empty() && cfg.crash != CrashKind::kShutdown)
     return "--allow-shutdown-of: only with --crash shutdown";
   return std::nullopt;
 }
@@ -361,14 +361,14 @@ std::optional<std::string> ExpandRounds(RunConfig& cfg, const RunOptionText& t) 
   // Interleaved rounds: only where there are two kinds of phases to compare, and no crash ends the run early.
   const bool both_kinds = std::count(cfg.phases.begin(), cfg.phases.end(), "baseline") > 0 &&
                           std::count(cfg.phases.begin(), cfg.phases.end(), "pinned") > 0;
-  if (t.rounds > 1 && (!both_kinds || cfg.crash != CrashModel::kNone || !cfg.race.empty()))
+  if (t.rounds > 1 && (!both_kinds || cfg.crash != CrashKind::kNone || !cfg.race.empty()))
     return "--rounds " + std::to_string(t.rounds) +
            ": rounds interleave baseline and pinned phases of a run without a "
            "crash model or race script; here there is nothing to interleave";
   // Four rounds by default: the interval's cluster bootstrap needs a few phases of each kind to see how much
   // phases differ among themselves.
   cfg.rounds =
-      t.rounds ? t.rounds : (both_kinds && cfg.crash == CrashModel::kNone && cfg.race.empty() ? 4 : 1);
+      t.rounds ? t.rounds : (both_kinds && cfg.crash == CrashKind::kNone && cfg.race.empty() ? 4 : 1);
   if (cfg.rounds > 1) {
     std::vector<std::string> order;
     // Counterbalanced (ABBA...): every other round runs the list backwards, so that a drift of the machine

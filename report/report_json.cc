@@ -173,7 +173,7 @@ json FindingsJson(const RunReport& r) {
     const Findings cf = OneRunFindings(c);
     cycles.push_back({{"cycle", ++n},
                       {"seed", c.seed},
-                      {"verdict", c.verdict},
+                      {"verdict", VerdictName(c.verdict)},
                       {"kernel_violations", cf.kernel_violations},
                       {"strict_misses", cf.strict_misses},
                       {"kernel_alarms", cf.kernel_alarms}});
@@ -297,8 +297,8 @@ nlohmann::json ReportDocument(const RunReport& r) {
   for (const auto& p : r.phases) phases.push_back(PhaseJson(p));
   json doc{{"schema_version", kReportSchemaVersion},
            {"tool", "longpin"},
-           {"verdict", r.verdict},
-           {"exit_code", r.exit_code},
+           {"verdict", VerdictName(r.verdict)},
+           {"exit_code", r.exit_code()},
            {"reasons", r.reasons},
            {"notes", r.notes},
            {"environment", EnvironmentJson(r)},

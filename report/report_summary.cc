@@ -248,7 +248,7 @@ std::string RenderSummary(const RunReport& r) {
   out += WritebackSummary(r);
   out += VerificationSummary(r);
   out += EventsSummary(r);
-  out += fmt::format("\nverdict: {}", r.verdict);
+  out += fmt::format("\nverdict: {}", VerdictName(r.verdict));
   for (const auto& why : r.reasons) out += "\n  " + why;
   out += "\n";
   return out;

@@ -18,20 +18,12 @@
 #include "report/comparison.h"
 #include "verifiers/fault_planter.h"
 #include "verifiers/oracle.h"
+#include "report/verdict.h"
 
 namespace longpin {
 
 inline constexpr int kReportSchemaVersion = 1;
 
-// Exit codes (docs/exit-codes in README): the verdict decides.
-enum ExitCode : int {
-  kExitPass = 0,
-  kExitFail = 1,   // kernel-contract violation, kernel event, hang, pin leak
-  kExitUsage = 2,  // bad input
-  kExitError = 3,  // the run could not complete (setup failed, ENOSPC/EIO, log lost)
-  kExitInterrupted = 130,
-  kExitCannotRun = 77,  // not possible here (missing device, filesystem, privilege)
-};
 
 struct PinStats {
   std::string pinner = "none";
@@ -141,8 +133,9 @@ struct RaceReport {
 };
 
 struct RunReport {
-  std::string verdict = "error";  // pass | fail | skip | error
-  int exit_code = kExitError;
+  // A run starts at pass and each finding raises it (RaiseVerdict); the exit code follows from it.
+  Verdict verdict = Verdict::kPass;
+  int exit_code() const { return ExitCodeOf(verdict); }
   std::vector<std::string> reasons;  // why the verdict (one line each)
   std::vector<std::string> notes;    // what was left out and why
   // environment

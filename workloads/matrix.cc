@@ -219,20 +219,20 @@ int RunHostCells(const MatrixConfig& o, const std::vector<MatrixCell>& cells,
 
 std::string CellOutcome(const RunReport& r) {
   auto first_reason = [&] { return r.reasons.empty() ? std::string("no reason given") : r.reasons.front(); };
-  if (r.verdict == "skip") return "skipped: " + first_reason();
+  if (r.verdict == Verdict::kSkip) return "skipped: " + first_reason();
   if (!r.hangs.empty()) return "hang";
   for (const auto& e : r.kernel_events)
     if (e.alarm()) return "kernel event";
-  if (r.verdict == "fail") {
+  if (r.verdict == Verdict::kFail) {
     if (r.verification && r.verification->kernel_violations > 0)
       return "fail: " + std::to_string(r.verification->kernel_violations) + " violations";
     return "fail: " + first_reason();
   }
-  if (r.verdict == "error") return "error: " + first_reason();
+  if (r.verdict == Verdict::kError || r.verdict == Verdict::kBadInput) return "error: " + first_reason();
   const std::string pin = PinOutcome(r);
   if (pin.rfind("refused", 0) == 0) return pin;
-  if (r.verdict == "pass") return "pass";
-  return r.verdict + ": " + first_reason();
+  if (r.verdict == Verdict::kPass) return "pass";
+  return std::string(VerdictName(r.verdict)) + ": " + first_reason();
 }
 
 std::string PinOutcome(const RunReport& r) {

@@ -38,7 +38,7 @@ int MatrixExitCode(const json& doc) {
     if (expected.is_boolean() && !expected.get<bool>()) failed = true;
     if (Starts(o, "error")) errored = true;
   }
-  return failed ? kExitFail : errored ? kExitError : kExitPass;
+  return ExitCodeOf(failed ? Verdict::kFail : errored ? Verdict::kError : Verdict::kPass);
 }
 
 std::string MatrixTable(const json& doc) {

@@ -47,7 +47,7 @@ bool RaceRun::OpenTarget(bool create) {
     if (!t.ok()) {
       const int e = t.status().err();
       const bool cannot = e == ENOMEM || e == EPERM || e == ENOTSUP;
-      SetVerdict(report_, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
+      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
                  t.status().message());
       return false;
     }
@@ -60,13 +60,13 @@ bool RaceRun::OpenTarget(bool create) {
   }
   fd_ = ::open(file_path_.c_str(), O_RDWR | O_CLOEXEC);
   if (fd_ < 0) {
-    SetVerdict(report_, "error", kExitError,
+    RaiseVerdict(report_, Verdict::kError,
                "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     return false;
   }
   void* m = ::mmap(nullptr, cfg_.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (m == MAP_FAILED) {
-    SetVerdict(report_, "error", kExitError,
+    RaiseVerdict(report_, Verdict::kError,
                "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     ::close(fd_);
     fd_ = -1;
@@ -108,7 +108,7 @@ bool RaceRun::PrepareRunDirectory() {
   const std::string base = cfg_.workdir.empty() ? DefaultWorkBase() : cfg_.workdir;
   auto dir = RunDirectory::Create(base, report_.run_id);
   if (!dir.ok()) {
-    SetVerdict(report_, "error", kExitError, dir.status().message());
+    RaiseVerdict(report_, Verdict::kError, dir.status().message());
     return false;
   }
   run_dir_ = *dir;
@@ -117,7 +117,7 @@ bool RaceRun::PrepareRunDirectory() {
   if (script_.needs_cgroup()) {
     cgroup_ = std::make_unique<RaceCgroup>();
     if (auto why = cgroup_->Create()) {
-      SetVerdict(report_, "skip", kExitCannotRun, "step reclaim:cgroup: " + *why);
+      RaiseVerdict(report_, Verdict::kSkip, "step reclaim:cgroup: " + *why);
       return false;
     }
   }
@@ -144,7 +144,7 @@ bool RaceRun::PlaceTarget() {
     auto fs = ScratchFs::Create(run_dir_->path(), *ParseFsType(cfg_.fs), image_bytes, cfg_.mount_options);
     if (!fs.ok()) {
       const bool cannot = fs.status().err() == ENOTSUP;
-      SetVerdict(report_, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
+      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
                  fs.status().message());
       return false;
     }
@@ -155,7 +155,7 @@ bool RaceRun::PlaceTarget() {
         cfg_.fs + " on " + scratch_->loop_device() + " (scratch image " + scratch_->image_path() + ")";
   }
   if (script_.needs_crash() && !scratch_) {
-    SetVerdict(report_, "skip", kExitCannotRun,
+    RaiseVerdict(report_, Verdict::kSkip,
                "step crash: needs a scratch filesystem longpin created (--fs ext4|xfs), not " + report_.fs);
     return false;
   }
@@ -164,7 +164,7 @@ bool RaceRun::PlaceTarget() {
 
 bool RaceRun::CheckCrashSupport() {
   if (!script_.needs_crash() || HasFsShutdown(scratch_->mount_point())) return true;
-  SetVerdict(report_, "skip", kExitCannotRun,
+  RaiseVerdict(report_, Verdict::kSkip,
              "step crash: " + cfg_.fs + " on this kernel has no FS_IOC_SHUTDOWN (use ext4 or xfs)");
   return false;
 }
@@ -174,7 +174,7 @@ bool RaceRun::PrepareBuffersAndMonitor() {
   dma_src_ = static_cast<std::byte*>(std::aligned_alloc(page_, cfg_.pin_window));
   read_buf_ = static_cast<std::byte*>(std::aligned_alloc(page_, cfg_.pin_window));
   if (!dma_src_ || !read_buf_) {
-    SetVerdict(report_, "error", kExitError, "out of memory for the window buffers");
+    RaiseVerdict(report_, Verdict::kError, "out of memory for the window buffers");
     return false;
   }
   window_generation_.assign(cfg_.size / cfg_.pin_window, 0);
@@ -194,7 +194,7 @@ bool RaceRun::Prepare() {
   if (!PrepareRunDirectory() || !PlaceTarget() || !OpenTarget(true) || !CheckCrashSupport()) return false;
   if (Status s = CreatePinner(); !s.ok()) {
     const bool cannot = s.err() == ENODEV || s.err() == ENOTSUP || s.err() == EPERM;
-    SetVerdict(report_, cannot ? "skip" : "error", cannot ? kExitCannotRun : kExitError,
+    RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
                "pinner " + cfg_.pinner + ": " + s.message());
     return false;
   }
@@ -231,13 +231,13 @@ void RaceRun::Conclude() {
   if (kind == "FOLL_PIN" || kind == "FOLL_PIN, long-term" || kind == "FOLL_GET/none")
     RecordMeasuredPinKind(cfg_.pinner, kind == "FOLL_GET/none" ? kind : "FOLL_PIN", report_.kernel);
   if (report_.interrupted) {
-    SetVerdict(report_, "interrupted", kExitInterrupted,
+    RaiseVerdict(report_, Verdict::kInterrupted,
                "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
   } else if (!race_.refused.empty()) {
-    SetVerdict(report_, "refused", kExitCannotRun,
+    RaiseVerdict(report_, Verdict::kRefused,
                "the kernel refused the pin (" + race_.refused + "): nothing to race on this kernel");
-    if (report_.exit_code != kExitCannotRun) return;
-  } else if (report_.verdict == "error" && !report_.reasons.empty()) {
+    if (report_.verdict != Verdict::kRefused) return;
+  } else if (report_.verdict == Verdict::kError) {
     // a setup failure during the attempts (remount) already said why
   } else {
     uint64_t step_errors = 0;
@@ -245,14 +245,12 @@ void RaceRun::Conclude() {
     if (race_.attempts > 0 && step_errors >= race_.attempts && race_.attempts_with_findings == 0) {
       std::string why = "every attempt failed at a step";
       if (!first_errors_.empty()) why += ": " + first_errors_.front();
-      SetVerdict(report_, "error", kExitError, why);
-    } else {
-      SetVerdict(report_, "pass", kExitPass, "");
+      RaiseVerdict(report_, Verdict::kError, why);
     }
   }
   if (race_.kernel_violations)
-    SetVerdict(
-        report_, "fail", kExitFail,
+    RaiseVerdict(
+        report_, Verdict::kFail,
         fmt::format(
             "{} kernel-contract violation(s) in {} of {} attempt(s): data a successful sync promised is "
             "not on disk",
@@ -262,7 +260,7 @@ void RaceRun::Conclude() {
         "fsync returned 0, but {} of {} DMA-written blocks acknowledged before it are not on disk",
         race_.dma_blocks_strict_promised - race_.dma_blocks_strict_found, race_.dma_blocks_strict_promised);
     if (cfg_.contract_strict)
-      SetVerdict(report_, "fail", kExitFail, what + " (--contract strict)");
+      RaiseVerdict(report_, Verdict::kFail, what + " (--contract strict)");
     else
       report_.notes.push_back(what + " (strict contract; --contract strict fails the run on it)");
   }
@@ -278,7 +276,7 @@ void RaceRun::FailOnKernelAlarms() {
       if (n++ == 0) first = e.line + e.TaskSuffix();
     }
   for (const auto& [cls, what] : alarms)
-    SetVerdict(report_, "fail", kExitFail,
+    RaiseVerdict(report_, Verdict::kFail,
                fmt::format("kernel {}: {}{}", cls, what.first,
                            what.second > 1 ? fmt::format(" (and {} more)", what.second - 1) : std::string()));
 }
@@ -306,8 +304,8 @@ void RaceRun::Teardown() {
   }
   if (cgroup_) cgroup_.reset();
   if (run_dir_ && !cfg_.keep &&
-      (report_.verdict == "pass" || report_.verdict == "refused" || report_.verdict == "skip" ||
-       report_.verdict == "fail")) {
+      (report_.verdict == Verdict::kPass || report_.verdict == Verdict::kRefused || report_.verdict == Verdict::kSkip ||
+       report_.verdict == Verdict::kFail)) {
     // A race attempt's evidence is in the report (examples, the reproducer): the image holds nothing more.
     run_dir_->Remove().ok();
   }
@@ -331,21 +329,21 @@ RunReport RunRace(const RunConfig& cfg) {
   report.run_id = SplitMix{report.seed}.Next();
   auto script = ParseRaceScript(cfg.race);
   if (!script.ok()) {
-    SetVerdict(report, "error", kExitUsage, "--race: " + script.status().message());
+    RaiseVerdict(report, Verdict::kBadInput, "--race: " + script.status().message());
     return report;
   }
   const PinnerInfo* info = FindPinner(cfg.pinner);
   if (!info || cfg.pinner == "none") {
-    SetVerdict(report, "error", kExitUsage, "--race needs a pinner (--pinner NAME, see `longpin list`)");
+    RaiseVerdict(report, Verdict::kBadInput, "--race needs a pinner (--pinner NAME, see `longpin list`)");
     return report;
   }
   if (auto why = info->create ? info->unavailable() : info->unavailable().value_or("compiled out")) {
-    SetVerdict(report, "skip", kExitCannotRun, std::string("pinner ") + cfg.pinner + ": " + *why);
+    RaiseVerdict(report, Verdict::kSkip, std::string("pinner ") + cfg.pinner + ": " + *why);
     return report;
   }
   if (cfg.pin_window % uint64_t(::sysconf(_SC_PAGESIZE)) || cfg.pin_window % cfg.block_size ||
       cfg.pin_window > cfg.size) {
-    SetVerdict(report, "error", kExitUsage,
+    RaiseVerdict(report, Verdict::kBadInput,
                "--pin-window " + FormatSize(cfg.pin_window) +
                    ": a race window is whole pages and blocks, within --size");
     return report;
@@ -353,12 +351,12 @@ RunReport RunRace(const RunConfig& cfg) {
   for (const auto& s : script->steps)
     if (s.kind == RaceStepKind::kReclaim && s.reclaim == ReclaimMethod::kPageout &&
         !race::PageoutSupported()) {
-      SetVerdict(report, "skip", kExitCannotRun,
+      RaiseVerdict(report, Verdict::kSkip,
                  "step " + s.text + ": this kernel has no MADV_PAGEOUT (5.4+)");
       return report;
     }
   if (Status s = CheckRaceScript(*script, RaceCapabilitiesOf(cfg.pinner), cfg.pinner); !s.ok()) {
-    SetVerdict(report, "error", kExitUsage, "--race: " + s.message());
+    RaiseVerdict(report, Verdict::kBadInput, "--race: " + s.message());
     return report;
   }
   race::RaceRun run(cfg, report, *script, *info);

@@ -217,12 +217,12 @@ StepOutcome RaceRun::CrashStep(Attempt& a, const RaceStep& s) {
   Status um = scratch_->Unmount();
   Status m = um.ok() ? scratch_->Mount() : um;
   if (!m.ok()) {
-    SetVerdict(report_, "error", kExitError, "crash step: remount of the scratch filesystem: " + m.message());
+    RaiseVerdict(report_, Verdict::kError, "crash step: remount of the scratch filesystem: " + m.message());
     return StepOutcome::kEndRun;
   }
   if (!OpenTarget(false)) return StepOutcome::kEndRun;
   if (Status c = CreatePinner(); !c.ok()) {
-    SetVerdict(report_, "error", kExitError, "crash step: the pinner after the remount: " + c.message());
+    RaiseVerdict(report_, Verdict::kError, "crash step: the pinner after the remount: " + c.message());
     return StepOutcome::kEndRun;
   }
   return StepOutcome::kNext;

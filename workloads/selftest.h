@@ -7,29 +7,29 @@
 #include <string>
 #include <vector>
 
-#include "workloads/run_config.h"
 #include "report/run_report.h"
+#include "workloads/run_config.h"
 
 namespace longpin {
 
 struct SelftestConfig {
   std::vector<std::string> filesystems = {"ext4", "xfs"};
-  int clean_runs = 3;      // per filesystem
+  int clean_runs = 3;  // per filesystem
   bool plant = true;
-  CrashModel crash = CrashModel::kShutdown;  // or kLogWrites: faults planted into the last replayed state
-  RunConfig base;          // duration, size, pinner, writers of each cycle
+  CrashKind crash = CrashKind::kShutdown;  // or kLogWrites: faults planted into the last replayed state
+  RunConfig base;                          // duration, size, pinner, writers of each cycle
 };
 
 struct CleanRuns {
   int runs = 0;
   uint64_t violations = 0;
-  int errors = 0;          // cycles that could not be judged
+  int errors = 0;  // cycles that could not be judged
   std::vector<std::string> failures;
 };
 
 struct SelftestReport {
-  std::string verdict = "error";
-  int exit_code = kExitError;
+  Verdict verdict = Verdict::kError;
+  int exit_code() const { return ExitCodeOf(verdict); }
   std::vector<std::string> reasons;
   std::vector<std::pair<std::string, PlantedFault>> planted;  // fs, fault
   std::map<std::string, CleanRuns> clean;

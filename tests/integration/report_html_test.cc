@@ -37,8 +37,7 @@ std::optional<std::string> NeedChromium() {
 // A run as `longpin run --json` writes it (RenderJson), with a timeline like a pinned phase produces.
 json SampleRun() {
   RunReport r;
-  r.verdict = "fail";
-  r.exit_code = kExitFail;
+  r.verdict = Verdict::kFail;
   r.reasons = {"1 kernel-contract violation(s)"};
   r.kernel = "6.18.44";
   r.fs = "ext4";

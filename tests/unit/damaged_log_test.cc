@@ -339,7 +339,8 @@ class VerifyState : public ::testing::Test {
 
 TEST_F(VerifyState, MovedStateDirectoryReadsItsOwnLog) {
   RunReport r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code, kExitPass) << r.verdict << ": " << (r.reasons.empty() ? "" : r.reasons[0]);
+  EXPECT_EQ(r.exit_code(), kExitPass) << VerdictName(r.verdict) << ": "
+      << (r.reasons.empty() ? "" : r.reasons[0]);
   EXPECT_EQ(r.expected_log_path, state_ + "/expected.log");
   ASSERT_TRUE(r.verification.has_value());
   EXPECT_EQ(r.verification->kernel_violations, 0u);
@@ -351,7 +352,7 @@ TEST_F(VerifyState, DamagedLogExitsThreeNamingTheOffset) {
   log[1000] = char(log[1000] ^ 0x10);
   WriteAll(state_ + "/expected.log", log);
   RunReport r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_EQ(r.exit_code(), kExitError);
   ASSERT_FALSE(r.reasons.empty());
   EXPECT_NE(r.reasons[0].find("damaged at byte "), std::string::npos) << r.reasons[0];
   EXPECT_FALSE(r.verification.has_value() && r.verification->kernel_violations > 0);
@@ -364,23 +365,23 @@ TEST_F(VerifyState, DamagedStateExitsThree) {
   st.replace(at, 17, "\"block_count\": 65");  // valid JSON, wrong value: only the check sees it
   WriteAll(state_ + "/state.json", st);
   RunReport r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_EQ(r.exit_code(), kExitError);
   ASSERT_FALSE(r.reasons.empty());
   EXPECT_NE(r.reasons[0].find("damaged"), std::string::npos) << r.reasons[0];
 
   WriteAll(state_ + "/state.json", "{\"state_version\": 2, \"run_id\": ");
   r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_EQ(r.exit_code(), kExitError);
   ASSERT_FALSE(r.reasons.empty());
   EXPECT_NE(r.reasons[0].find("damaged at byte"), std::string::npos) << r.reasons[0];
 }
 
 TEST_F(VerifyState, MissingStateIsUsageMissingLogIsAnError) {
   RunReport r = VerifyFromState(dir_.path() + "/nothing-here", "");
-  EXPECT_EQ(r.exit_code, kExitUsage);
+  EXPECT_EQ(r.exit_code(), kExitUsage);
   ASSERT_EQ(::unlink((state_ + "/expected.log").c_str()), 0);
   r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code, kExitError);
+  EXPECT_EQ(r.exit_code(), kExitError);
 }
 
 TEST_F(VerifyState, Version1StateStaysReadable) {
@@ -388,7 +389,7 @@ TEST_F(VerifyState, Version1StateStaysReadable) {
                                        ", \"target_path\": \"" + target_ + "\", \"block_size\": 4096, "
                                        "\"block_count\": 64, \"log_path\": \"/old/place/expected.log\"}\n");
   RunReport r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code, kExitPass) << (r.reasons.empty() ? "" : r.reasons[0]);
+  EXPECT_EQ(r.exit_code(), kExitPass) << (r.reasons.empty() ? "" : r.reasons[0]);
 }
 
 }  // namespace

@@ -28,8 +28,7 @@ constexpr const char* kHostileKernelLine =
 // A run as a run fills it in: two phases, a verification with its violations, a kernel line.
 RunReport MakeRun(std::string verdict, uint64_t kernel_violations) {
   RunReport r;
-  r.verdict = verdict;
-  r.exit_code = verdict == "pass" ? 0 : verdict == "skip" ? 77 : 1;
+  r.verdict = ParseVerdict(verdict).value_or(Verdict::kFail);
   r.kernel = "6.18.44";
   r.fs = "ext4";
   r.fs_detail = "ext4 on /dev/loop0";
