@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "core/block_stamp.h"
-#include "pinners/cuda_pinner.h"
+#include "pinners/pinner.h"
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
@@ -85,14 +85,34 @@ void AddRunOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
   app.add_option("--pin-access", t.pin_access, "Pin access rw|ro where the pinner allows. Default rw");
   app.add_option("--pin-hold", t.pin_hold, "How long a per-IO hold lasts (fuse, odirect pinners). Default 0");
   app.add_option("--mount-options", cfg.mount_options, "Mount options of the scratch filesystem");
-  app.add_option("--rdma-dev", cfg.pinner_options.device,
-                 "rdma: device NAME (default the first, see `longpin list`); cuda: device index (default 0)");
-  app.add_option("--cuda-flags", cfg.pinner_options.cuda_flags,
-                 "cuda: cudaHostRegister flags, comma list of default|portable|mapped|readonly. Default default");
-  app.add_option("--cuda-write", cfg.pinner_options.cuda_write,
-                 "cuda: how the GPU writes: copy (cudaMemcpyAsync) | kernel (stores through the mapped pointer). "
-                 "Default copy")
+  // The pinner-specific flags are shorthands for --pinner-option KEY=VALUE that any pinner may ignore.
+  const auto shared_pinner_option = [&cfg](const char* key) {
+    return [&cfg, key](const std::string& value) { cfg.pinner_options.Set(key, value, true); };
+  };
+  app.add_option_function<std::string>(
+      "--rdma-dev", shared_pinner_option("device"),
+      "rdma: device NAME (default the first, see `longpin list`); cuda: device index (default 0)");
+  app.add_option_function<std::string>(
+      "--cuda-flags", shared_pinner_option("flags"),
+      "cuda: cudaHostRegister flags, comma list of default|portable|mapped|readonly. Default default");
+  app.add_option_function<std::string>(
+         "--cuda-write", shared_pinner_option("write"),
+         "cuda: how the GPU writes: copy (cudaMemcpyAsync) | kernel (stores through the mapped pointer). "
+         "Default copy")
       ->check(CLI::IsMember({"copy", "kernel"}));
+  app.add_option_function<std::vector<std::string>>(
+         "--pinner-option",
+         [&cfg](const std::vector<std::string>& pairs) {
+           for (const auto& kv : pairs)
+             cfg.pinner_options.Set(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+         },
+         "A pinner's own option KEY=VALUE, repeatable (docs/pinners.md): rdma device; cuda device, flags, "
+         "write; fuse and odirect hold")
+      ->check(CLI::Validator(
+          [](std::string& kv) {
+            return kv.find('=') == std::string::npos || kv.front() == '=' ? "not KEY=VALUE" : std::string();
+          },
+          "KEY=VALUE"));
   app.add_flag("--quiet,-q", cfg.quiet, "Print only the verdict line (no live progress line either; it is drawn only when stdout is a terminal)");
   app.add_option("--mapping", t.mapping,
                  "How the target is mapped: shared (file, default), private (file, MAP_PRIVATE), memfd, thp, hugetlb");
@@ -229,7 +249,7 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
   if (!t.pin_hold.empty()) {
     auto d = ParseDuration(t.pin_hold);
     if (!d) return "--pin-hold " + t.pin_hold + ": not a duration";
-    cfg.pinner_options.hold_s = *d;
+    cfg.pinner_options.Set("hold", t.pin_hold, true);
   }
   if (cfg.writers.total() == 0) return "--writers: at least one writer is needed";
   // Options that another option makes meaningless are refused, not ignored.
@@ -266,9 +286,7 @@ std::optional<std::string> FinishRunConfig(RunConfig& cfg, const RunOptionText& 
       return "--race with --mapping private: the window is read back from the file, which private stores never "
              "reach; use --mapping shared or memfd";
   }
-  if (auto plan = PlanCudaPin(cfg.pinner_options.cuda_flags, cfg.pinner_options.cuda_write, cfg.pinner_options.access);
-      !plan.ok())
-    return plan.status().what();
+  if (Status s = CheckPinnerOptions(cfg.pinner, cfg.pinner_options); !s.ok()) return s.what();
   if (!t.mapping.empty()) {
     auto m = ParseMapping(t.mapping);
     if (!m) return "--mapping " + t.mapping + ": unknown mapping (shared, private, memfd, thp, hugetlb)";

@@ -1004,7 +1004,7 @@ RunReport RunRace(const RunConfig& cfg) {
     SetVerdict(report, "error", kExitUsage, "--race needs a pinner (--pinner NAME, see `longpin list`)");
     return report;
   }
-  if (auto why = info->create ? info->unavailable() : info->unavailable().value_or("compiled out")) {
+  if (auto why = info->unavailable()) {
     SetVerdict(report, "skip", kExitCannotRun, std::string("pinner ") + cfg.pinner + ": " + *why);
     return report;
   }

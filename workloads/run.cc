@@ -352,7 +352,7 @@ RunReport Run(RunConfig cfg, const BeforeVerifyHook& hook) {
     SetVerdict(report, "error", kExitUsage, "unknown pinner " + cfg.pinner + " (see `longpin list`)");
     return report;
   }
-  if (auto why = pinner_info->create ? pinner_info->unavailable() : pinner_info->unavailable().value_or("compiled out")) {
+  if (auto why = pinner_info->unavailable()) {
     SetVerdict(report, "skip", kExitCannotRun, std::string("pinner ") + cfg.pinner + ": " + *why);
     return report;
   }
