@@ -17,7 +17,7 @@ namespace {
 
 void PinUnpin(benchmark::State& state, const char* pinner_name) {
   const PinnerInfo* info = FindPinner(pinner_name);
-  auto why = info->create ? info->unavailable() : info->unavailable().value_or("compiled out");
+  auto why = info->unavailable();
   if (why) {
     state.SkipWithError(why->c_str());
     return;

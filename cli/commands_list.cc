@@ -119,7 +119,7 @@ int ListCommand(const std::string& what) {
     }
     size_t i = 0;
     for (const auto& p : PinnerRegistry()) {
-      auto why = p.create ? p.unavailable() : p.unavailable().value_or("compiled out");
+      auto why = p.unavailable();
       std::printf("  %-12s %-11s %-24s %-*s %s\n", p.name, why ? "unavailable" : "available",
                   PinReferenceName(p.reference), width, measured[i++].c_str(),
                   why ? why->c_str() : p.description);

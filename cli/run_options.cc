@@ -12,7 +12,7 @@
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
-#include "pinners/cuda_pinner.h"
+#include "pinners/pinner.h"
 #include "workloads/race_script.h"
 #include "workloads/scenario.h"
 
@@ -158,7 +158,7 @@ std::optional<std::string> ParsePinAccess(RunConfig& cfg, const RunOptionText& t
   if (!t.pin_hold.empty()) {
     auto d = ParseDuration(t.pin_hold);
     if (!d) return "--pin-hold " + t.pin_hold + ": not a duration";
-    cfg.pinner_options.hold_s = *d;
+    cfg.pinner_options.Set("hold", t.pin_hold, true);
   }
   return std::nullopt;
 }
@@ -218,12 +218,9 @@ std::optional<std::string> CheckRace(RunConfig& cfg, const RunOptionText& t) {
   return std::nullopt;
 }
 
-// The CUDA pin plan, the mapping, and the memory-pressure actor.
+// The pinner's own options, the mapping, and the memory-pressure actor.
 std::optional<std::string> ParseMappingAndActors(RunConfig& cfg, const RunOptionText& t) {
-  if (auto plan = PlanCudaPin(cfg.pinner_options.cuda_flags, cfg.pinner_options.cuda_write,
-                              cfg.pinner_options.access);
-      !plan.ok())
-    return plan.status().what();
+  if (Status s = CheckPinnerOptions(cfg.pinner, cfg.pinner_options); !s.ok()) return s.what();
   if (!t.mapping.empty()) {
     auto m = ParseMapping(t.mapping);
     if (!m) return "--mapping " + t.mapping + ": unknown mapping (shared, private, memfd, thp, hugetlb)";
@@ -452,16 +449,34 @@ void AddWorkloadOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
 
 // The pinners' own options, the output, the mapping, crash models, scenario actors and race scripts.
 void AddPinnerCrashAndActorOptions(CLI::App& app, RunConfig& cfg, RunOptionText& t) {
-  app.add_option("--rdma-dev", cfg.pinner_options.device,
-                 "rdma: device NAME (default the first, see `longpin list`); cuda: device index (default 0)");
-  app.add_option(
-      "--cuda-flags", cfg.pinner_options.cuda_flags,
+  // The pinner-specific flags are shorthands for --pinner-option KEY=VALUE that any pinner may ignore.
+  const auto shared_pinner_option = [&cfg](const char* key) {
+    return [&cfg, key](const std::string& value) { cfg.pinner_options.Set(key, value, true); };
+  };
+  app.add_option_function<std::string>(
+      "--rdma-dev", shared_pinner_option("device"),
+      "rdma: device NAME (default the first, see `longpin list`); cuda: device index (default 0)");
+  app.add_option_function<std::string>(
+      "--cuda-flags", shared_pinner_option("flags"),
       "cuda: cudaHostRegister flags, comma list of default|portable|mapped|readonly. Default default");
-  app.add_option(
-         "--cuda-write", cfg.pinner_options.cuda_write,
+  app.add_option_function<std::string>(
+         "--cuda-write", shared_pinner_option("write"),
          "cuda: how the GPU writes: copy (cudaMemcpyAsync) | kernel (stores through the mapped pointer). "
          "Default copy")
       ->check(CLI::IsMember({"copy", "kernel"}));
+  app.add_option_function<std::vector<std::string>>(
+         "--pinner-option",
+         [&cfg](const std::vector<std::string>& pairs) {
+           for (const auto& kv : pairs)
+             cfg.pinner_options.Set(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+         },
+         "A pinner's own option KEY=VALUE, repeatable (docs/pinners.md): rdma device; cuda device, flags, "
+         "write; fuse and odirect hold")
+      ->check(CLI::Validator(
+          [](std::string& kv) {
+            return kv.find('=') == std::string::npos || kv.front() == '=' ? "not KEY=VALUE" : std::string();
+          },
+          "KEY=VALUE"));
   app.add_flag("--quiet,-q", cfg.quiet,
                "Print only the verdict line (no live progress line either; it is drawn only when stdout is a "
                "terminal)");

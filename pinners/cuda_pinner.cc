@@ -69,15 +69,21 @@ Result<CudaPinPlan> PlanCudaPin(const std::string& flags, const std::string& wri
     size_t comma = flags.find(',', start);
     if (comma == std::string::npos) comma = flags.size();
     const std::string f = flags.substr(start, comma - start);
-    if (f == "portable") plan.register_flags |= kCudaRegisterPortable;
-    else if (f == "mapped") plan.register_flags |= kCudaRegisterMapped;
-    else if (f == "readonly") plan.register_flags |= kCudaRegisterReadOnly;
+    if (f == "portable")
+      plan.register_flags |= kCudaRegisterPortable;
+    else if (f == "mapped")
+      plan.register_flags |= kCudaRegisterMapped;
+    else if (f == "readonly")
+      plan.register_flags |= kCudaRegisterReadOnly;
     else if (!f.empty() && f != "default")
-      return Status(EINVAL, "--cuda-flags " + flags + ": unknown flag '" + f + "' (default, portable, mapped, readonly)");
+      return Status(EINVAL, "--cuda-flags " + flags + ": unknown flag '" + f +
+                                "' (default, portable, mapped, readonly)");
     start = comma + 1;
   }
-  if (write == "kernel") plan.write = CudaWriteMode::kKernel;
-  else if (!write.empty() && write != "copy") return Status(EINVAL, "--cuda-write " + write + ": must be copy or kernel");
+  if (write == "kernel")
+    plan.write = CudaWriteMode::kKernel;
+  else if (!write.empty() && write != "copy")
+    return Status(EINVAL, "--cuda-write " + write + ": must be copy or kernel");
   if (access == PinAccess::kReadOnly) plan.register_flags |= kCudaRegisterReadOnly;
   if (plan.write == CudaWriteMode::kKernel) plan.register_flags |= kCudaRegisterMapped;
   plan.device_writes = !(plan.register_flags & kCudaRegisterReadOnly);
@@ -87,20 +93,31 @@ Result<CudaPinPlan> PlanCudaPin(const std::string& flags, const std::string& wri
 int CudaErrorErrno(int cuda_error) {
   // The runtime's enum values (driver_types.h), stable across releases; static_asserts below where built.
   switch (cuda_error) {
-    case 0: return 0;
-    case 1: return EINVAL;      // cudaErrorInvalidValue
-    case 2: return ENOMEM;      // cudaErrorMemoryAllocation
-    case 3:                     // cudaErrorInitializationError
-    case 35:                    // cudaErrorInsufficientDriver
-    case 100:                   // cudaErrorNoDevice
-    case 803: return ENODEV;    // cudaErrorSystemDriverMismatch
-    case 46: return EBUSY;      // cudaErrorDevicesUnavailable
-    case 700: return EFAULT;    // cudaErrorIllegalAddress
-    case 712: return EEXIST;    // cudaErrorHostMemoryAlreadyRegistered
-    case 713: return ENOENT;    // cudaErrorHostMemoryNotRegistered
-    case 800: return EPERM;     // cudaErrorNotPermitted
-    case 801: return EOPNOTSUPP;  // cudaErrorNotSupported
-    default: return EIO;
+    case 0:
+      return 0;
+    case 1:
+      return EINVAL;  // cudaErrorInvalidValue
+    case 2:
+      return ENOMEM;  // cudaErrorMemoryAllocation
+    case 3:           // cudaErrorInitializationError
+    case 35:          // cudaErrorInsufficientDriver
+    case 100:         // cudaErrorNoDevice
+    case 803:
+      return ENODEV;  // cudaErrorSystemDriverMismatch
+    case 46:
+      return EBUSY;  // cudaErrorDevicesUnavailable
+    case 700:
+      return EFAULT;  // cudaErrorIllegalAddress
+    case 712:
+      return EEXIST;  // cudaErrorHostMemoryAlreadyRegistered
+    case 713:
+      return ENOENT;  // cudaErrorHostMemoryNotRegistered
+    case 800:
+      return EPERM;  // cudaErrorNotPermitted
+    case 801:
+      return EOPNOTSUPP;  // cudaErrorNotSupported
+    default:
+      return EIO;
   }
 }
 
@@ -116,14 +133,20 @@ std::string CudaErrorLabel(int cuda_error, const char* error_name) {
 // The oldest driver branch that runs a CUDA runtime of this major version (minor version compatibility).
 int MinimumDriverBranch(int runtime_version) {
   switch (runtime_version / 1000) {
-    case 11: return 450;
-    case 12: return 525;
-    case 13: return 580;
-    default: return 0;
+    case 11:
+      return 450;
+    case 12:
+      return 525;
+    case 13:
+      return 580;
+    default:
+      return 0;
   }
 }
 
-std::string KernelVersionString(int v) { return std::to_string(v / 100) + "." + std::to_string(v % 100); }
+std::string KernelVersionString(int v) {
+  return std::to_string(v / 100) + "." + std::to_string(v % 100);
+}
 
 }  // namespace
 
@@ -149,16 +172,17 @@ std::string CudaUnavailableReason(int cuda_error, const char* error_name, int de
                "): install the driver's user-space library of the same version";
       {
         std::string s = prefix + driver + " supports CUDA " + CudaVersionString(f.driver_cuda_version) +
-                        ", older than this build's CUDA runtime " + CudaVersionString(f.runtime_version) + " (" +
-                        err + ")";
+                        ", older than this build's CUDA runtime " + CudaVersionString(f.runtime_version) +
+                        " (" + err + ")";
         if (int branch = MinimumDriverBranch(f.runtime_version))
-          s += ": CUDA " + std::to_string(f.runtime_version / 1000) + ".x needs driver " + std::to_string(branch) +
-               " or newer, or build longpin with a CUDA " + CudaVersionString(f.driver_cuda_version) + " toolkit";
+          s += ": CUDA " + std::to_string(f.runtime_version / 1000) + ".x needs driver " +
+               std::to_string(branch) + " or newer, or build longpin with a CUDA " +
+               CudaVersionString(f.driver_cuda_version) + " toolkit";
         return s;
       }
     case 803:  // cudaErrorSystemDriverMismatch
-      return prefix + "libcuda.so.1 and the loaded kernel module (" + driver + ") are different versions (" + err +
-             "): finish the driver upgrade (reboot or reload the nvidia modules)";
+      return prefix + "libcuda.so.1 and the loaded kernel module (" + driver + ") are different versions (" +
+             err + "): finish the driver upgrade (reboot or reload the nvidia modules)";
     case 34:  // cudaErrorStubLibrary
       return prefix + "the CUDA stub libcuda.so was loaded instead of the driver's (" + err +
              "): remove the toolkit's stubs directory from LD_LIBRARY_PATH";
@@ -169,8 +193,8 @@ std::string CudaUnavailableReason(int cuda_error, const char* error_name, int de
     case 100:  // cudaErrorNoDevice
       return prefix + driver + " is loaded but the runtime sees no GPU (" +
              (cuda_error == 0 ? std::string("cudaGetDeviceCount found none") : err) +
-             "; CUDA_VISIBLE_DEVICES=" + (f.visible_devices.empty() ? std::string("(unset)") : f.visible_devices) +
-             "): see nvidia-smi";
+             "; CUDA_VISIBLE_DEVICES=" +
+             (f.visible_devices.empty() ? std::string("(unset)") : f.visible_devices) + "): see nvidia-smi";
     case 3:    // cudaErrorInitializationError
     case 999:  // cudaErrorUnknown
       return prefix + driver + " is loaded but the CUDA runtime failed to initialise (" + err +
@@ -195,16 +219,18 @@ std::string CudaRegisterRefusal(int cuda_error, const CudaRegisterContext& c) {
   if (KernelRefusesWritableLongtermPin(c))
     return "kernel " + KernelVersionString(c.kernel_version) +
            " refuses writable long-term pins (FOLL_PIN|FOLL_LONGTERM) of a " + mapping +
-           " since 6.5: the pin fails with EFAULT, which the NVIDIA driver reports as NV_ERR_INVALID_ADDRESS; "
+           " since 6.5: the pin fails with EFAULT, which the NVIDIA driver reports as "
+           "NV_ERR_INVALID_ADDRESS; "
            "memfd/shmem, MAP_PRIVATE and --cuda-flags readonly registrations are granted";
   switch (cuda_error) {
     case 1:  // cudaErrorInvalidValue
       return "the driver refused the range or the flags (not mapped, an IO/PFN mapping, or readonly on a GPU "
              "without cudaDevAttrHostRegisterReadOnlySupported); not the kernel's 6.5 rule: " +
-             std::string(!c.shared         ? "the mapping is private"
-                         : !c.file_backed  ? "the mapping needs no dirty tracking"
-                         : !c.writable     ? "the registration is read-only"
-                                           : "kernel " + KernelVersionString(c.kernel_version) + " is older than 6.5");
+             std::string(!c.shared        ? "the mapping is private"
+                         : !c.file_backed ? "the mapping needs no dirty tracking"
+                         : !c.writable
+                             ? "the registration is read-only"
+                             : "kernel " + KernelVersionString(c.kernel_version) + " is older than 6.5");
     case 2:  // cudaErrorMemoryAllocation
       return "the driver could not pin or map the pages: out of memory, or a long-term pin could not migrate "
              "them out of movable/CMA memory";
@@ -216,7 +242,8 @@ std::string CudaRegisterRefusal(int cuda_error, const CudaRegisterContext& c) {
 }
 
 int CudaRegisterErrno(int cuda_error, const CudaRegisterContext& c) {
-  if (cuda_error != 0 && cuda_error != 712 && cuda_error != 713 && KernelRefusesWritableLongtermPin(c)) return EFAULT;
+  if (cuda_error != 0 && cuda_error != 712 && cuda_error != 713 && KernelRefusesWritableLongtermPin(c))
+    return EFAULT;
   return CudaErrorErrno(cuda_error);
 }
 
@@ -233,14 +260,15 @@ std::string ClassifyCudaPinKind(const CudaPinProbe& p) {
                          (p.refreshed ? "" : ", without stat_refresh");
   if (!p.counters_available) counters = "no nr_foll_pin_* counters in /proc/vmstat";
   if (p.file_tried && p.file_refused && p.kernel_version >= 605)
-    return "FOLL_PIN|FOLL_LONGTERM (a writable registration of a shared file mapping was refused on kernel " + kv +
-           " >= 6.5; " + counters + ")";
+    return "FOLL_PIN|FOLL_LONGTERM (a writable registration of a shared file mapping was refused on kernel " +
+           kv + " >= 6.5; " + counters + ")";
   if (!p.counters_available) return "unknown (" + counters + ")";
   const bool moved_all = p.acquired >= int64_t(p.pages);
   if (moved_all) {
     if (p.file_tried && !p.file_refused && p.kernel_version >= 605)
-      return "FOLL_PIN (not long-term: a writable registration of a shared file mapping was granted on kernel " + kv +
-             " >= 6.5; " + counters + ")";
+      return "FOLL_PIN (not long-term: a writable registration of a shared file mapping was granted on "
+             "kernel " +
+             kv + " >= 6.5; " + counters + ")";
     return "FOLL_PIN (long-term or not cannot be told: " +
            std::string(p.file_tried ? "kernel " + kv + " is older than 6.5"
                                     : "no shared file mapping on a filesystem with writeback was tried") +
@@ -248,28 +276,45 @@ std::string ClassifyCudaPinKind(const CudaPinProbe& p) {
   }
   if (p.acquired == 0 && p.refreshed)
     return "FOLL_GET (get_user_pages: the pin counters did not move; " + counters + ")";
-  return "unknown (" + counters + (p.refreshed ? "" : ": run as root so stat_refresh shows small counts") + ")";
+  return "unknown (" + counters + (p.refreshed ? "" : ": run as root so stat_refresh shows small counts") +
+         ")";
+}
+
+Status CheckCudaOptions(const PinnerOptions& options) {
+  return PlanCudaPin(options.Get("flags").value_or(""), options.Get("write").value_or(""), options.access)
+      .status();
 }
 
 #if !LONGPIN_HAVE_CUDA
 
-std::optional<std::string> CudaUnavailable() { return "built without CUDA (LONGPIN_WITH_CUDA)"; }
+namespace {
+constexpr const char* kCudaCompiledOut = "built without CUDA (LONGPIN_WITH_CUDA)";
+}  // namespace
+
+std::optional<std::string> CudaUnavailable() {
+  return kCudaCompiledOut;
+}
+Result<std::unique_ptr<Pinner>> CreateCudaPinner(const PinTarget&, const PinnerOptions&) {
+  return Status(ENOTSUP, kCudaCompiledOut);
+}
 
 #else
 
-static_assert(kCudaRegisterPortable == cudaHostRegisterPortable && kCudaRegisterMapped == cudaHostRegisterMapped &&
+static_assert(kCudaRegisterPortable == cudaHostRegisterPortable &&
+              kCudaRegisterMapped == cudaHostRegisterMapped &&
               kCudaRegisterReadOnly == cudaHostRegisterReadOnly);
-static_assert(cudaErrorInvalidValue == 1 && cudaErrorMemoryAllocation == 2 && cudaErrorInitializationError == 3 &&
-              cudaErrorInsufficientDriver == 35 && cudaErrorDevicesUnavailable == 46 && cudaErrorNoDevice == 100 &&
+static_assert(cudaErrorInvalidValue == 1 && cudaErrorMemoryAllocation == 2 &&
+              cudaErrorInitializationError == 3 && cudaErrorInsufficientDriver == 35 &&
+              cudaErrorDevicesUnavailable == 46 && cudaErrorNoDevice == 100 &&
               cudaErrorIllegalAddress == 700 && cudaErrorHostMemoryAlreadyRegistered == 712 &&
               cudaErrorHostMemoryNotRegistered == 713 && cudaErrorNotPermitted == 800 &&
-              cudaErrorNotSupported == 801 && cudaErrorSystemDriverMismatch == 803 && cudaErrorStubLibrary == 34 &&
-              cudaErrorUnknown == 999);
+              cudaErrorNotSupported == 801 && cudaErrorSystemDriverMismatch == 803 &&
+              cudaErrorStubLibrary == 34 && cudaErrorUnknown == 999);
 
 namespace {
 
-// The mapping as the kernel's 6.5 rule sees it: shared or private from /proc/self/maps, whether its file needs
-// dirty tracking from fstatfs (tmpfs/memfd and hugetlbfs do not), and the running kernel.
+// The mapping as the kernel's 6.5 rule sees it: shared or private from /proc/self/maps, whether its file
+// needs dirty tracking from fstatfs (tmpfs/memfd and hugetlbfs do not), and the running kernel.
 CudaRegisterContext RegisterContext(const PinTarget& t, const CudaPinPlan& plan) {
   CudaRegisterContext c;
   c.writable = !(plan.register_flags & kCudaRegisterReadOnly);
@@ -289,16 +334,29 @@ CudaRegisterContext RegisterContext(const PinTarget& t, const CudaPinPlan& plan)
     std::fclose(maps);
   }
   std::string fs = "file";
-  struct statfs sf{};
+  struct statfs sf {};
   if (t.fd >= 0 && ::fstatfs(t.fd, &sf) == 0) {
     switch (static_cast<unsigned long>(sf.f_type)) {
-      case 0x01021994: fs = "tmpfs/memfd"; break;   // TMPFS_MAGIC
-      case 0x958458f6: fs = "hugetlbfs"; break;     // HUGETLBFS_MAGIC
-      case 0xef53: fs = "ext4"; break;
-      case 0x58465342: fs = "xfs"; break;
-      case 0x9123683e: fs = "btrfs"; break;
-      case 0xf2f52010: fs = "f2fs"; break;
-      default: break;
+      case 0x01021994:
+        fs = "tmpfs/memfd";
+        break;  // TMPFS_MAGIC
+      case 0x958458f6:
+        fs = "hugetlbfs";
+        break;  // HUGETLBFS_MAGIC
+      case 0xef53:
+        fs = "ext4";
+        break;
+      case 0x58465342:
+        fs = "xfs";
+        break;
+      case 0x9123683e:
+        fs = "btrfs";
+        break;
+      case 0xf2f52010:
+        fs = "f2fs";
+        break;
+      default:
+        break;
     }
     c.file_backed = fs != "tmpfs/memfd" && fs != "hugetlbfs";
   }
@@ -329,10 +387,10 @@ class CudaPinner final : public Pinner {
 
   Status Open(const PinnerOptions& o) {
     int device = 0;
-    if (!o.device.empty()) {
+    if (const auto wanted = o.Get("device"); wanted && !wanted->empty()) {
       char* end = nullptr;
-      device = int(std::strtol(o.device.c_str(), &end, 10));
-      if (*end) return Status(EINVAL, "CUDA device " + o.device + ": give the device index (0, 1, ...)");
+      device = int(std::strtol(wanted->c_str(), &end, 10));
+      if (*end) return Status(EINVAL, "CUDA device " + *wanted + ": give the device index (0, 1, ...)");
     }
     if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess)
       return CudaError("cudaSetDevice", std::to_string(device), e);
@@ -352,8 +410,6 @@ class CudaPinner final : public Pinner {
       return CudaError("cudaMalloc", "of the stamp buffer on " + name_, e);
     return {};
   }
-
-  PinReference reference() const override { return PinReference::kFollPinLongterm; }
 
   Result<PinGrant> Pin(const PinWindow& w) override {
     void* host = target_.base + w.offset;
@@ -392,11 +448,14 @@ class CudaPinner final : public Pinner {
   // The GPU regenerates the block from the StampId in src's header; src itself only checks the result.
   Status DmaWrite(const PinWindow& w, uint64_t offset, const std::byte* src, size_t len) override {
     auto it = windows_.find(w.epoch);
-    if (it == windows_.end()) return Status(EINVAL, "GPU write into epoch " + std::to_string(w.epoch) + ": not registered");
+    if (it == windows_.end())
+      return Status(EINVAL, "GPU write into epoch " + std::to_string(w.epoch) + ": not registered");
     if (offset < w.offset || offset + len > w.offset + w.length || len > kMaxBlockSize)
       return Status(EINVAL, "GPU write at offset " + std::to_string(offset) + ": outside the window");
     auto id = cuda_stamp::ParseStampHeader(src, len);
-    if (!id) return Status(EINVAL, "GPU write at offset " + std::to_string(offset) + ": source is not a stamped block");
+    if (!id)
+      return Status(EINVAL,
+                    "GPU write at offset " + std::to_string(offset) + ": source is not a stamped block");
     const cuda_stamp::StampArgs args = cuda_stamp::MakeStampArgs(*id, len);
     std::byte* host = target_.base + offset;
     if (plan_.write == CudaWriteMode::kKernel) {
@@ -407,17 +466,20 @@ class CudaPinner final : public Pinner {
     } else {
       if (int e = cuda_stamp::LaunchStamp(args, static_cast<uint64_t*>(device_block_), stream_))
         return CudaError("stamp kernel launch", name_, cudaError_t(e));
-      if (cudaError_t e = cudaMemcpyAsync(host, device_block_, len, cudaMemcpyDeviceToHost, stream_); e != cudaSuccess)
+      if (cudaError_t e = cudaMemcpyAsync(host, device_block_, len, cudaMemcpyDeviceToHost, stream_);
+          e != cudaSuccess)
         return CudaError("cudaMemcpyAsync", "to mapping offset " + std::to_string(offset), e);
     }
-    if (cudaError_t e = cudaEventRecord(done_, stream_); e != cudaSuccess) return CudaError("cudaEventRecord", name_, e);
+    if (cudaError_t e = cudaEventRecord(done_, stream_); e != cudaSuccess)
+      return CudaError("cudaEventRecord", name_, e);
     if (cudaError_t e = cudaEventSynchronize(done_); e != cudaSuccess)
       return CudaError("cudaEventSynchronize", "after the write at offset " + std::to_string(offset), e);
     // The block is ours alone (ownership by partition), so it must now equal the CPU's stamp of the same
     // StampId. A difference is a bug in the GPU stamp path, reported as a failed write rather than logged
     // as a completed one the verifier would then blame on the kernel.
     if (std::memcmp(host, src, len) != 0)
-      return Status(EIO, "GPU write at offset " + std::to_string(offset) + ": block differs from the CPU stamp");
+      return Status(EIO,
+                    "GPU write at offset " + std::to_string(offset) + ": block differs from the CPU stamp");
     return {};
   }
 
@@ -428,7 +490,8 @@ class CudaPinner final : public Pinner {
   };
 
   std::string Where(const PinWindow& w) const {
-    return "of mapping offset " + std::to_string(w.offset) + " length " + std::to_string(w.length) + " on " + name_;
+    return "of mapping offset " + std::to_string(w.offset) + " length " + std::to_string(w.length) + " on " +
+           name_;
   }
 
   PinTarget target_;
@@ -450,8 +513,8 @@ std::optional<std::string> CudaUnavailable() {
   CudaDriverFacts f;
   if (std::FILE* v = std::fopen("/proc/driver/nvidia/version", "re")) {
     f.module_loaded = true;
-    // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul 27 ..." or "... Open Kernel Module for
-    // x86_64  580.65.06  Release Build ...": the first word that starts with a digit and has a dot.
+    // "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul 27 ..." or "... Open Kernel Module
+    // for x86_64  580.65.06  Release Build ...": the first word that starts with a digit and has a dot.
     char line[512] = {};
     if (std::fgets(line, sizeof line, v)) {
       for (char* tok = std::strtok(line, " \t\n"); tok; tok = std::strtok(nullptr, " \t\n"))
@@ -471,7 +534,8 @@ std::optional<std::string> CudaUnavailable() {
 
 Result<std::unique_ptr<Pinner>> CreateCudaPinner(const PinTarget& target, const PinnerOptions& options) {
   if (auto why = CudaUnavailable()) return Status(ENODEV, *why);
-  auto plan = PlanCudaPin(options.cuda_flags, options.cuda_write, options.access);
+  auto plan =
+      PlanCudaPin(options.Get("flags").value_or(""), options.Get("write").value_or(""), options.access);
   if (!plan.ok()) return plan.status();
   auto p = std::make_unique<CudaPinner>(target, *plan);
   if (Status s = p->Open(options); !s.ok()) return s;

@@ -16,14 +16,12 @@ namespace longpin {
 // "no CUDA device: <why>" where the runtime finds no usable device (CudaUnavailableReason: no driver, a
 // driver older than the runtime, no GPU); "built without CUDA (LONGPIN_WITH_CUDA)" when compiled out.
 std::optional<std::string> CudaUnavailable();
-
-#if LONGPIN_HAVE_CUDA
+// Options: device=INDEX (default 0), flags=LIST (cudaHostRegister flags, comma list of
+// default|portable|mapped|readonly), write=copy|kernel (how DmaWrite reaches the pages). Compiled out, the
+// factory refuses with CudaUnavailable's reason.
+inline constexpr const char* kCudaOptionKeys = "device, flags, write";
+Status CheckCudaOptions(const PinnerOptions& options);
 Result<std::unique_ptr<Pinner>> CreateCudaPinner(const PinTarget& target, const PinnerOptions& options);
-inline constexpr auto kCreateCudaPinner = &CreateCudaPinner;
-#else
-inline constexpr Result<std::unique_ptr<Pinner>> (*kCreateCudaPinner)(const PinTarget&, const PinnerOptions&) =
-    nullptr;
-#endif
 
 // cudaHostRegister flag bits (the runtime's values, checked against its header where it is built).
 inline constexpr unsigned kCudaRegisterPortable = 0x01;
@@ -57,8 +55,8 @@ struct CudaDriverFacts {
   std::string visible_devices;  // $CUDA_VISIBLE_DEVICES; "(unset)" when not set
 };
 
-// The reason `longpin list` and `run --pinner cuda` give when cudaGetDeviceCount fails with cuda_error (0 with
-// device_count 0: no device), starting "no CUDA device: ". No driver: "no NVIDIA driver loaded
+// The reason `longpin list` and `run --pinner cuda` give when cudaGetDeviceCount fails with cuda_error (0
+// with device_count 0: no device), starting "no CUDA device: ". No driver: "no NVIDIA driver loaded
 // (/proc/driver/nvidia/version missing)"; a driver older than the runtime names both versions and the driver
 // branch the runtime needs; a driver without a visible GPU names CUDA_VISIBLE_DEVICES.
 std::string CudaUnavailableReason(int cuda_error, const char* error_name, int device_count,
@@ -69,11 +67,11 @@ std::string CudaVersionString(int version);
 
 // The mapping a refused cudaHostRegister was asked to pin, as the kernel's 6.5 rule sees it.
 struct CudaRegisterContext {
-  bool shared = false;          // MAP_SHARED
-  bool file_backed = false;     // a file that needs dirty tracking (not shmem/memfd/tmpfs/hugetlbfs/anonymous)
-  bool writable = true;         // registered without cudaHostRegisterReadOnly
-  int kernel_version = 0;       // major*100+minor: 618 for 6.18
-  std::string mapping = "";     // "shared ext4 file", "memfd", ...: for the message
+  bool shared = false;       // MAP_SHARED
+  bool file_backed = false;  // a file that needs dirty tracking (not shmem/memfd/tmpfs/hugetlbfs/anonymous)
+  bool writable = true;      // registered without cudaHostRegisterReadOnly
+  int kernel_version = 0;    // major*100+minor: 618 for 6.18
+  std::string mapping = "";  // "shared ext4 file", "memfd", ...: for the message
 };
 
 // Whether the kernel's rule refuses this registration: a writable FOLL_LONGTERM pin of a shared file
@@ -94,11 +92,11 @@ int CudaRegisterErrno(int cuda_error, const CudaRegisterContext& ctx);
 // of a shared file mapping that needs dirty tracking was refused.
 struct CudaPinProbe {
   uint64_t pages = 0;
-  int64_t acquired = 0;          // delta over cudaHostRegister
-  int64_t released = 0;          // delta over cudaHostUnregister
+  int64_t acquired = 0;  // delta over cudaHostRegister
+  int64_t released = 0;  // delta over cudaHostUnregister
   bool counters_available = false;
-  bool refreshed = false;        // /proc/sys/vm/stat_refresh was written first (root)
-  bool file_tried = false;       // a shared file mapping needing dirty tracking was registered writable
+  bool refreshed = false;   // /proc/sys/vm/stat_refresh was written first (root)
+  bool file_tried = false;  // a shared file mapping needing dirty tracking was registered writable
   bool file_refused = false;
   int kernel_version = 0;
 };

@@ -1,5 +1,22 @@
 #include "pinners/fuse_pinner.h"
 
+#include "core/units.h"
+
+#if !LONGPIN_HAVE_FUSE
+
+namespace longpin {
+
+std::optional<std::string> FusePinnerUnavailable() {
+  return std::string(kFuseCompiledOut);
+}
+Result<std::unique_ptr<Pinner>> CreateFusePinner(const PinTarget&, const PinnerOptions&) {
+  return Status(ENOTSUP, kFuseCompiledOut);
+}
+
+}  // namespace longpin
+
+#else
+
 #define FUSE_USE_VERSION 35
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -65,7 +82,9 @@ bool ReadProcFile(const char* path, char* buf, size_t size) {
   return true;
 }
 
-Daemon* DaemonOf(fuse_req_t req) { return static_cast<Daemon*>(fuse_req_userdata(req)); }
+Daemon* DaemonOf(fuse_req_t req) {
+  return static_cast<Daemon*>(fuse_req_userdata(req));
+}
 
 struct stat AttrOf(fuse_ino_t ino, uint64_t file_bytes) {
   struct stat st {};
@@ -134,7 +153,8 @@ void OnRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*)
       d->gate.armed = false;
     }
   }
-  fuse_reply_buf(req, reinterpret_cast<const char*>(d->queued.src + (o - start)), std::min<uint64_t>(size, end - o));
+  fuse_reply_buf(req, reinterpret_cast<const char*>(d->queued.src + (o - start)),
+                 std::min<uint64_t>(size, end - o));
 }
 
 const fuse_lowlevel_ops kOps = [] {
@@ -168,7 +188,8 @@ class FusePinner final : public Pinner {
     if (fuse_session_mount(session_, mount_point_.c_str()) != 0) {
       fuse_session_destroy(session_);
       session_ = nullptr;
-      return Status(EPERM, "fuse_session_mount on " + mount_point_ + " (libfuse printed the reason on stderr)");
+      return Status(EPERM,
+                    "fuse_session_mount on " + mount_point_ + " (libfuse printed the reason on stderr)");
     }
     mounted_ = true;
     loop_ = std::thread([s = session_] { fuse_session_loop(s); });
@@ -179,14 +200,12 @@ class FusePinner final : public Pinner {
     return {};
   }
 
-  PinReference reference() const override { return kFusePinnerReference; }
   bool can_write() const override { return true; }
 
   // The hold is per read: each DmaWrite holds its pages for --pin-hold. Pin only remembers the window.
   Result<PinGrant> Pin(const PinWindow& w) override { return PinGrant{w.length}; }
   Status Unpin(const PinWindow&) override { return {}; }
 
-  bool holds_per_io() const override { return true; }
   bool can_hold_dma() const override { return true; }
 
   // The read runs in a thread of its own and stops in the daemon: the kernel holds the window's pages (the
@@ -208,13 +227,13 @@ class FusePinner final : public Pinner {
       daemon_.gate.cv.notify_all();
     });
     std::unique_lock<std::mutex> lock(daemon_.gate.mu);
-    const bool arrived = daemon_.gate.cv.wait_for(lock, std::chrono::seconds(10), [this] {
-      return daemon_.gate.arrived || inflight_done_.load();
-    });
+    const bool arrived = daemon_.gate.cv.wait_for(
+        lock, std::chrono::seconds(10), [this] { return daemon_.gate.arrived || inflight_done_.load(); });
     if (!arrived || !daemon_.gate.arrived) {
       lock.unlock();
       FinishDma().ok();  // the read failed before reaching the daemon: its error is what StartDma reports
-      return inflight_status_.ok() ? Status(ETIMEDOUT, "fuse: the read never reached the daemon") : inflight_status_;
+      return inflight_status_.ok() ? Status(ETIMEDOUT, "fuse: the read never reached the daemon")
+                                   : inflight_status_;
     }
     return {};
   }
@@ -336,7 +355,7 @@ class FusePinner final : public Pinner {
   std::thread loop_;
   int fd_ = -1;
   pid_t supervisor_ = -1;  // aborts the connection if longpin dies (StartSupervisor)
-  std::thread inflight_;  // a held DMA write (StartDma .. FinishDma)
+  std::thread inflight_;   // a held DMA write (StartDma .. FinishDma)
   Status inflight_status_;
   std::atomic<bool> inflight_done_{false};
 };
@@ -345,7 +364,8 @@ class FusePinner final : public Pinner {
 
 std::optional<std::string> FusePinnerUnavailable() {
   if (::access("/dev/fuse", R_OK | W_OK) != 0) return std::string("/dev/fuse missing or not accessible");
-  if (::geteuid() != 0 && ::access("/usr/bin/fusermount3", X_OK) != 0 && ::access("/bin/fusermount3", X_OK) != 0)
+  if (::geteuid() != 0 && ::access("/usr/bin/fusermount3", X_OK) != 0 &&
+      ::access("/bin/fusermount3", X_OK) != 0)
     return std::string("not root and no fusermount3 to mount the FUSE filesystem");
   return std::nullopt;
 }
@@ -354,9 +374,13 @@ Result<std::unique_ptr<Pinner>> CreateFusePinner(const PinTarget& target, const 
   if (options.access == PinAccess::kReadOnly)
     return Status(ENOTSUP, "fuse pins by reading into the mapping: --pin-access ro is not possible");
   if (auto why = FusePinnerUnavailable()) return Status(ENODEV, *why);
-  auto p = std::make_unique<FusePinner>(target, options.hold_s);
+  auto hold_s = PinnerDurationOption(options, "fuse", "hold");
+  if (!hold_s.ok()) return hold_s.status();
+  auto p = std::make_unique<FusePinner>(target, *hold_s);
   if (Status s = p->Start(options.scratch_dir); !s.ok()) return s;  // ~FusePinner undoes what Start did
   return std::unique_ptr<Pinner>(std::move(p));
 }
 
 }  // namespace longpin
+
+#endif  // LONGPIN_HAVE_FUSE

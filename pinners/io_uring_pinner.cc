@@ -32,11 +32,11 @@ class IoUringPinner final : public Pinner {
     io_uring_queue_exit(&ring_);
     ::close(source_fd_);
   }
-  PinReference reference() const override { return PinReference::kFollPinLongterm; }
   bool can_write() const override { return true; }
 
   Result<PinGrant> Pin(const PinWindow& w) override {
-    if (free_slots_.empty()) return Status(ENOSPC, "io_uring buffer table full (" + std::to_string(kSlots) + ")");
+    if (free_slots_.empty())
+      return Status(ENOSPC, "io_uring buffer table full (" + std::to_string(kSlots) + ")");
     const unsigned slot = free_slots_.back();
     iovec iov{target_.base + w.offset, size_t(w.length)};
     __u64 tag = 0;
@@ -70,7 +70,8 @@ class IoUringPinner final : public Pinner {
     unsigned slot = kSlots;
     for (const auto& s : slots_)
       if (s.epoch == w.epoch) slot = s.slot;
-    if (slot == kSlots) return Status(EINVAL, "io_uring DmaWrite: window epoch " + std::to_string(w.epoch) + " not pinned");
+    if (slot == kSlots)
+      return Status(EINVAL, "io_uring DmaWrite: window epoch " + std::to_string(w.epoch) + " not pinned");
     // The block goes to the source file first; READ_FIXED then copies it from there into the pinned pages,
     // in the kernel, through the registered buffer: nothing touches the target's page tables.
     size_t done = 0;
@@ -84,7 +85,8 @@ class IoUringPinner final : public Pinner {
     while (done < len) {
       io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
       if (!sqe) return Status(EBUSY, "io_uring: no free submission entry");
-      io_uring_prep_read_fixed(sqe, source_fd_, target_.base + offset + done, unsigned(len - done), done, int(slot));
+      io_uring_prep_read_fixed(sqe, source_fd_, target_.base + offset + done, unsigned(len - done), done,
+                               int(slot));
       int r = io_uring_submit_and_wait(&ring_, 1);
       if (r < 0) return Status(-r, "io_uring_submit_and_wait READ_FIXED");
       io_uring_cqe* cqe = nullptr;
@@ -93,7 +95,9 @@ class IoUringPinner final : public Pinner {
       const int res = cqe->res;
       io_uring_cqe_seen(&ring_, cqe);
       if (res < 0) return Status(-res, "READ_FIXED into mapping offset " + std::to_string(offset + done));
-      if (res == 0) return Status(EIO, "READ_FIXED into mapping offset " + std::to_string(offset + done) + ": short read");
+      if (res == 0)
+        return Status(EIO,
+                      "READ_FIXED into mapping offset " + std::to_string(offset + done) + ": short read");
       done += size_t(res);
     }
     return {};
@@ -119,7 +123,8 @@ std::optional<std::string> IoUringPinnerUnavailable() {
   if (f >> disabled) {
     if (disabled == 2) return std::string("io_uring disabled (/proc/sys/kernel/io_uring_disabled = 2)");
     if (disabled == 1 && ::geteuid() != 0)
-      return std::string("io_uring limited to root and io_uring_group (/proc/sys/kernel/io_uring_disabled = 1)");
+      return std::string(
+          "io_uring limited to root and io_uring_group (/proc/sys/kernel/io_uring_disabled = 1)");
   }
   io_uring ring;
   if (int r = io_uring_queue_init(1, &ring, 0); r < 0)

@@ -1,34 +1,20 @@
+// The rules' meaning: which rule decides a matrix cell and whether the cell's outcome is as it says; kernel
+// versions; the check that no two rules judge one cell differently. The file's loader is
+// kernel_rules_file.cc.
 #include "pinners/kernel_rules.h"
 
 #include <limits.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
-#include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <fstream>
 #include <set>
-#include <sstream>
 
-#include "core/install_paths.h"
-#include "pinners/pinner.h"
+#include "pinners/kernel_rules_detail.h"
 
 namespace longpin {
-namespace {
-
-const std::vector<std::string> kBackings = {"file", "shmem", "hugetlb", "anon"};
-const std::vector<std::string> kMappings = {"shared", "private", "memfd", "thp", "hugetlb"};
-const std::vector<std::string> kAccess = {"rw", "ro"};
-const std::vector<std::string> kIoFs = {"block", "tmpfs"};
-const std::vector<std::string> kAspects = {"pin", "reclaim"};
-const std::vector<std::string> kReclaimOutcomes = {"kept", "stripped"};
-const std::vector<std::string> kReferences = {"", "FOLL_PIN", "FOLL_GET/none"};
-const std::vector<std::string> kRuleKeys = {
-    "id",       "summary",  "source", "aspect", "since",   "until",        "kernels",      "pinners",
-    "backings", "mappings", "access", "io_fs",  "outcome", "driver_since", "driver_until", "reference"};
+namespace kernel_rules_detail {
 
 std::string Join(const std::vector<std::string>& items, const char* separator) {
   std::string out;
@@ -39,6 +25,18 @@ std::string Join(const std::vector<std::string>& items, const char* separator) {
 bool Contains(const std::vector<std::string>& items, const std::string& s) {
   return std::find(items.begin(), items.end(), s) != items.end();
 }
+
+std::string At(const std::string& path, int line, const std::string& what) {
+  return path + ":" + std::to_string(line) + ": " + what;
+}
+
+}  // namespace kernel_rules_detail
+
+namespace {
+
+using kernel_rules_detail::Contains;
+using kernel_rules_detail::Join;
+using kernel_rules_detail::ParseDriverVersion;
 
 // Reads "N" at *pos and moves past it; false when there is no digit there.
 bool ReadNumber(std::string_view s, size_t* pos, int* out) {
@@ -70,16 +68,16 @@ std::optional<KernelVersion> ParseVersionPrefix(std::string_view s, size_t* end)
   return v;
 }
 
-// A version as the rules file writes it: nothing but MAJOR.MINOR[.PATCH].
-std::optional<KernelVersion> ParseExactVersion(std::string_view s) {
+}  // namespace
+
+std::optional<KernelVersion> kernel_rules_detail::ParseExactVersion(std::string_view s) {
   size_t end = 0;
   auto v = ParseVersionPrefix(s, &end);
   if (!v || end != s.size()) return std::nullopt;
   return v;
 }
 
-// An NVIDIA driver version: "550", "550.67", "550.54.14".
-std::optional<KernelVersion> ParseDriverVersion(std::string_view s) {
+std::optional<KernelVersion> kernel_rules_detail::ParseDriverVersion(std::string_view s) {
   KernelVersion v;
   size_t i = 0;
   if (!ReadNumber(s, &i, &v.major)) return std::nullopt;
@@ -89,6 +87,8 @@ std::optional<KernelVersion> ParseDriverVersion(std::string_view s) {
   if (!full || end != s.size()) return std::nullopt;
   return full;
 }
+
+namespace {
 
 bool Overlap(const VersionRange& a, const VersionRange& b) {
   const KernelVersion since = std::max(a.since, b.since);
@@ -192,283 +192,6 @@ bool SameVerdict(const KernelRule& a, const KernelRule& b) {
   return oa == ob && a.reference == b.reference;
 }
 
-std::string At(const std::string& path, int line, const std::string& what) {
-  return path + ":" + std::to_string(line) + ": " + what;
-}
-
-int LineOf(const toml::node& n) {
-  return int(n.source().begin.line);
-}
-
-std::string TypeName(const toml::node& n) {
-  return std::string(toml::impl::node_type_friendly_names[size_t(n.type())]);
-}
-
-// Reads one [[rule]] table; the error is the whole "FILE:LINE: what" line.
-std::optional<KernelRule> ReadRule(const std::string& path, const toml::table& t, std::string* error) {
-  KernelRule rule;
-  rule.line = LineOf(t);
-  auto fail = [&](const toml::node& n, const std::string& what) {
-    *error = At(path, LineOf(n), (rule.id.empty() ? std::string() : "rule " + rule.id + ": ") + what);
-    return std::nullopt;
-  };
-  // In file order, so that the first problem reported is the first in the file.
-  std::vector<std::pair<std::string, const toml::node*>> keys;
-  for (auto&& [key, value] : t) keys.emplace_back(std::string(key.str()), &value);
-  std::sort(keys.begin(), keys.end(),
-            [](const auto& a, const auto& b) { return LineOf(*a.second) < LineOf(*b.second); });
-  if (const toml::node* id = t.get("id"))
-    if (auto s = id->value_exact<std::string>()) rule.id = *s;
-
-  auto text = [&](const toml::node& n, const std::string& key, std::string* out) -> bool {
-    auto s = n.value_exact<std::string>();
-    if (!s) {
-      fail(n, key + ": expected a string, got " + TypeName(n));
-      return false;
-    }
-    *out = *s;
-    return true;
-  };
-  auto list = [&](const toml::node& n, const std::string& key, const std::vector<std::string>* allowed,
-                  std::vector<std::string>* out) -> bool {
-    const toml::array* a = n.as_array();
-    if (!a) {
-      fail(n, key + ": expected an array of strings, got " + TypeName(n));
-      return false;
-    }
-    for (const auto& item : *a) {
-      auto s = item.value_exact<std::string>();
-      if (!s) {
-        fail(n, key + ": expected an array of strings, an item is " + TypeName(item));
-        return false;
-      }
-      if (allowed && !Contains(*allowed, *s)) {
-        fail(n, key + ": unknown value '" + *s + "' (one of " + Join(*allowed, ", ") + ")");
-        return false;
-      }
-      if (key == "pinners" && !FindPinner(*s)) {
-        std::vector<std::string> names;
-        for (const auto& p : PinnerRegistry()) names.push_back(p.name);
-        fail(n, key + ": unknown pinner '" + *s + "' (one of " + Join(names, ", ") + ")");
-        return false;
-      }
-      out->push_back(*s);
-    }
-    if (out->empty()) {
-      fail(n, key + ": an empty list matches nothing; leave the key out to match anything");
-      return false;
-    }
-    return true;
-  };
-  auto version = [&](const toml::node& n, const std::string& key) -> std::optional<KernelVersion> {
-    std::string s;
-    if (!text(n, key, &s)) return std::nullopt;
-    const bool driver = key.rfind("driver_", 0) == 0;
-    auto v = driver ? ParseDriverVersion(s) : ParseExactVersion(s);
-    if (!v)
-      fail(n, key + ": '" + s + "' is not a version (" +
-                  (driver ? "MAJOR[.MINOR[.PATCH]]" : "MAJOR.MINOR or MAJOR.MINOR.PATCH") + ")");
-    return v;
-  };
-  auto range = [&](const toml::node& where, std::optional<KernelVersion> since,
-                   std::optional<KernelVersion> until,
-                   const std::string& what) -> std::optional<VersionRange> {
-    VersionRange r{*since, until};
-    if (until && !(*since < *until)) {
-      fail(where, what + ": empty range " + ToString(*since) + ".." + ToString(*until) +
-                      " (until is exclusive and must come after since)");
-      return std::nullopt;
-    }
-    return r;
-  };
-
-  const toml::node* since_node = nullptr;
-  const toml::node* until_node = nullptr;
-  const toml::node* driver_since_node = nullptr;
-  const toml::node* driver_until_node = nullptr;
-  const toml::node* outcome_node = nullptr;
-  const toml::node* reference_node = nullptr;
-  for (const auto& [key, value] : keys) {
-    const toml::node& n = *value;
-    if (!Contains(kRuleKeys, key))
-      return fail(n, "unknown key '" + key + "' (a rule's keys: " + Join(kRuleKeys, ", ") + ")");
-    bool ok = true;
-    if (key == "id")
-      ok = text(n, key, &rule.id);
-    else if (key == "summary")
-      ok = text(n, key, &rule.summary);
-    else if (key == "source")
-      ok = text(n, key, &rule.source);
-    else if (key == "aspect") {
-      ok = text(n, key, &rule.aspect);
-      if (ok && !Contains(kAspects, rule.aspect))
-        return fail(n, "aspect: unknown value '" + rule.aspect + "' (one of " + Join(kAspects, ", ") + ")");
-    } else if (key == "since")
-      since_node = &n;
-    else if (key == "until")
-      until_node = &n;
-    else if (key == "driver_since")
-      driver_since_node = &n;
-    else if (key == "driver_until")
-      driver_until_node = &n;
-    else if (key == "outcome")
-      outcome_node = &n;
-    else if (key == "reference")
-      reference_node = &n;
-    else if (key == "pinners")
-      ok = list(n, key, nullptr, &rule.pinners);
-    else if (key == "backings")
-      ok = list(n, key, &kBackings, &rule.backings);
-    else if (key == "mappings")
-      ok = list(n, key, &kMappings, &rule.mappings);
-    else if (key == "access")
-      ok = list(n, key, &kAccess, &rule.access);
-    else if (key == "io_fs")
-      ok = list(n, key, &kIoFs, &rule.io_fs);
-    else if (key == "kernels") {
-      const toml::array* a = n.as_array();
-      if (!a || a->empty())
-        return fail(n, "kernels: expected an array of {since = \"X.Y\", until = \"X.Y\"} tables");
-      for (const auto& item : *a) {
-        const toml::table* r = item.as_table();
-        if (!r)
-          return fail(n,
-                      "kernels: expected {since = \"X.Y\", until = \"X.Y\"}, an item is " + TypeName(item));
-        for (auto&& [k, v] : *r)
-          if (k.str() != "since" && k.str() != "until")
-            return fail(n, "kernels: unknown key '" + std::string(k.str()) + "' (since, until)");
-        const toml::node* s = r->get("since");
-        if (!s) return fail(n, "kernels: every range needs a since");
-        auto sv = version(*s, "kernels.since");
-        if (!sv) return std::nullopt;
-        std::optional<KernelVersion> uv;
-        if (const toml::node* u = r->get("until")) {
-          uv = version(*u, "kernels.until");
-          if (!uv) return std::nullopt;
-        }
-        auto kr = range(n, sv, uv, "kernels");
-        if (!kr) return std::nullopt;
-        rule.kernels.push_back(*kr);
-      }
-    }
-    if (!ok) return std::nullopt;
-  }
-
-  auto missing = [&](const char* key) {
-    *error = At(path, rule.line,
-                (rule.id.empty() ? std::string() : "rule " + rule.id + ": ") + "missing key '" + key + "'");
-    return std::nullopt;
-  };
-  if (rule.id.empty()) return missing("id");
-  if (rule.summary.empty()) return missing("summary");
-  if (rule.source.empty()) return missing("source");
-  if (!outcome_node) return missing("outcome");
-
-  // Kernel versions: since/until for one range, or kernels for several (a mainline release and its
-  // backports).
-  if (since_node && !rule.kernels.empty()) return fail(*since_node, "give since/until or kernels, not both");
-  if (until_node && !since_node) return fail(*until_node, "until without since");
-  if (since_node) {
-    auto since = version(*since_node, "since");
-    if (!since) return std::nullopt;
-    std::optional<KernelVersion> until;
-    if (until_node) {
-      until = version(*until_node, "until");
-      if (!until) return std::nullopt;
-    }
-    auto r = range(*since_node, since, until, "since/until");
-    if (!r) return std::nullopt;
-    rule.kernels.push_back(*r);
-  }
-  if (rule.kernels.empty()) return missing("since");
-  std::sort(rule.kernels.begin(), rule.kernels.end(),
-            [](const VersionRange& a, const VersionRange& b) { return a.since < b.since; });
-  rule.since = rule.kernels.front().since;
-  rule.until = rule.kernels.back().until;
-  for (const auto& r : rule.kernels)
-    if (!r.until) rule.until.reset();
-
-  if (driver_until_node && !driver_since_node)
-    return fail(*driver_until_node, "driver_until without driver_since");
-  if (driver_since_node) {
-    auto since = version(*driver_since_node, "driver_since");
-    if (!since) return std::nullopt;
-    std::optional<KernelVersion> until;
-    if (driver_until_node) {
-      until = version(*driver_until_node, "driver_until");
-      if (!until) return std::nullopt;
-    }
-    rule.driver = range(*driver_since_node, since, until, "driver_since/driver_until");
-    if (!rule.driver) return std::nullopt;
-  }
-
-  // Outcome: one string, or an array of the outcomes that are all as expected (a rule that promises nothing
-  // either way still says so, and stops a less specific rule from deciding).
-  if (const toml::array* a = outcome_node->as_array()) {
-    for (const auto& item : *a) {
-      auto s = item.value_exact<std::string>();
-      if (!s) return fail(*outcome_node, "outcome: expected a string or an array of strings");
-      rule.outcomes.push_back(*s);
-    }
-  } else if (auto s = outcome_node->value_exact<std::string>()) {
-    rule.outcomes.push_back(*s);
-  } else {
-    return fail(*outcome_node, std::string("outcome: expected a string or an array of strings, got ") +
-                                   TypeName(*outcome_node));
-  }
-  if (rule.outcomes.empty()) return fail(*outcome_node, "outcome: an empty list");
-  for (const auto& o : rule.outcomes) {
-    const bool refused =
-        o.rfind("refused E", 0) == 0 && o.size() > 9 &&
-        std::all_of(o.begin() + 8, o.end(), [](char c) { return std::isupper(c) || std::isdigit(c); });
-    const bool ok = rule.aspect == "pin" ? (o == "granted" || refused) : Contains(kReclaimOutcomes, o);
-    if (!ok)
-      return fail(*outcome_node, "outcome: '" + o + "' is not an outcome of aspect " + rule.aspect + " (" +
-                                     (rule.aspect == "pin" ? std::string("granted, refused ERRNO-NAME")
-                                                           : Join(kReclaimOutcomes, ", ")) +
-                                     ")");
-  }
-  rule.outcome = Join(rule.outcomes, " or ");
-
-  if (reference_node) {
-    if (!text(*reference_node, "reference", &rule.reference)) return std::nullopt;
-    if (!Contains(kReferences, rule.reference))
-      return fail(*reference_node,
-                  "reference: unknown value '" + rule.reference + "' (FOLL_PIN, FOLL_GET/none)");
-    if (!rule.reference.empty() && !Contains(rule.outcomes, "granted"))
-      return fail(*reference_node, "reference: only a granted pin has a reference to measure");
-  }
-  return rule;
-}
-
-// Two equally specific rules that share a cell must agree on it, unless a more specific rule decides all of
-// the cells they share.
-std::optional<std::string> CheckConflicts(const std::string& path, const std::vector<KernelRule>& rules) {
-  for (size_t j = 0; j < rules.size(); ++j)
-    for (size_t i = 0; i < j; ++i) {
-      const KernelRule& a = rules[i];
-      const KernelRule& b = rules[j];
-      if (a.Specificity() != b.Specificity() || SameVerdict(a, b)) continue;
-      auto box = SharedCells(a, b);
-      if (!box) continue;
-      const bool decided_elsewhere = std::any_of(rules.begin(), rules.end(), [&](const KernelRule& c) {
-        return c.Specificity() > a.Specificity() && Covers(c, *box);
-      });
-      if (decided_elsewhere) continue;
-      return At(path, b.line,
-                "rule " + b.id + " and rule " + a.id + " (line " + std::to_string(a.line) +
-                    ") are equally specific and both match " + ExampleCell(*box) +
-                    " with different outcomes (" + b.Expected() + " vs " + a.Expected() +
-                    "): narrow one of them, or add a more specific rule for the cells they share");
-    }
-  return std::nullopt;
-}
-
-bool IsFile(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 std::string Normalized(const std::string& measured) {
   if (measured.rfind("FOLL_PIN", 0) == 0) return "FOLL_PIN";
   if (measured == "FOLL_GET/none") return measured;
@@ -544,69 +267,26 @@ std::string KernelRule::Expected() const {
   return reference.empty() ? outcome : outcome + " with " + reference;
 }
 
-std::optional<KernelRules> LoadKernelRules(const std::string& path, std::string* error) {
-  toml::table table;
-  try {
-    table = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const std::string what(e.description());
-    if (e.source().begin.line == 0) {
-      *error = path + ": " + what;  // not readable at all
-      return std::nullopt;
+std::optional<std::string> kernel_rules_detail::CheckConflicts(const std::string& path,
+                                                               const std::vector<KernelRule>& rules) {
+  for (size_t j = 0; j < rules.size(); ++j)
+    for (size_t i = 0; i < j; ++i) {
+      const KernelRule& a = rules[i];
+      const KernelRule& b = rules[j];
+      if (a.Specificity() != b.Specificity() || SameVerdict(a, b)) continue;
+      auto box = SharedCells(a, b);
+      if (!box) continue;
+      const bool decided_elsewhere = std::any_of(rules.begin(), rules.end(), [&](const KernelRule& c) {
+        return c.Specificity() > a.Specificity() && Covers(c, *box);
+      });
+      if (decided_elsewhere) continue;
+      return kernel_rules_detail::At(
+          path, b.line,
+          "rule " + b.id + " and rule " + a.id + " (line " + std::to_string(a.line) +
+              ") are equally specific and both match " + ExampleCell(*box) + " with different outcomes (" +
+              b.Expected() + " vs " + a.Expected() +
+              "): narrow one of them, or add a more specific rule for the cells they share");
     }
-    *error = At(path, int(e.source().begin.line), what);
-    return std::nullopt;
-  }
-  KernelRules out;
-  out.path = path;
-  for (auto&& [key, value] : table) {
-    const std::string k(key.str());
-    if (k == "schema") {
-      if (value.value_exact<int64_t>() != 1) {
-        *error = At(path, LineOf(value), "schema: this longpin reads schema 1");
-        return std::nullopt;
-      }
-    } else if (k != "rule") {
-      *error =
-          At(path, LineOf(value), "unknown key '" + k + "' (the file holds schema = 1 and [[rule]] tables)");
-      return std::nullopt;
-    }
-  }
-  const toml::node* rules = table.get("rule");
-  if (!rules || !rules->is_array_of_tables()) {
-    *error = At(path, rules ? LineOf(*rules) : 1, "no [[rule]] tables");
-    return std::nullopt;
-  }
-  std::set<std::string> ids;
-  for (const auto& item : *rules->as_array()) {
-    auto rule = ReadRule(path, *item.as_table(), error);
-    if (!rule) return std::nullopt;
-    if (!ids.insert(rule->id).second) {
-      *error = At(path, rule->line, "rule " + rule->id + ": a second rule with this id");
-      return std::nullopt;
-    }
-    out.rules.push_back(std::move(*rule));
-  }
-  if (auto conflict = CheckConflicts(path, out.rules)) {
-    *error = *conflict;
-    return std::nullopt;
-  }
-  return out;
-}
-
-std::optional<std::string> FindKernelRulesFile() {
-  if (const char* env = std::getenv("LONGPIN_RULES"); env && *env) return std::string(env);
-  // An installed binary judges by the rules installed with it (core/install_paths.h).
-  if (auto beside = InstalledBesideBinary("kernel-rules.toml")) return beside;
-  std::vector<std::string> candidates;
-#ifdef LONGPIN_RULES_FILE
-  candidates.push_back(LONGPIN_RULES_FILE);
-#endif
-#ifdef LONGPIN_INSTALLED_RULES_FILE
-  candidates.push_back(LONGPIN_INSTALLED_RULES_FILE);
-#endif
-  for (const auto& c : candidates)
-    if (IsFile(c)) return c;
   return std::nullopt;
 }
 

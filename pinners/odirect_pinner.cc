@@ -22,12 +22,10 @@ class OdirectPinner final : public Pinner {
     ::munmap(bounce_, kBounceBytes);
     ::close(source_fd_);
   }
-  PinReference reference() const override { return PinReference::kFollPin; }
   bool can_write() const override { return true; }
 
   // Nothing is held between IOs: each DmaWrite pins its destination for the duration of the read.
   Result<PinGrant> Pin(const PinWindow& w) override { return PinGrant{w.length}; }
-  bool holds_per_io() const override { return true; }
   Status Unpin(const PinWindow&) override { return {}; }
 
   Status DmaWrite(const PinWindow&, uint64_t offset, const std::byte* src, size_t len) override {
@@ -38,7 +36,8 @@ class OdirectPinner final : public Pinner {
     while (done < len) {
       const size_t chunk = std::min(kBounceBytes, len - done);
       std::memcpy(bounce_, src + done, chunk);
-      if (Status s = Full(::pwrite, source_fd_, bounce_, chunk, "O_DIRECT pwrite odirect source file"); !s.ok())
+      if (Status s = Full(::pwrite, source_fd_, bounce_, chunk, "O_DIRECT pwrite odirect source file");
+          !s.ok())
         return s;
       if (Status s = Full(::pread, source_fd_, target_.base + offset + done, chunk,
                           "O_DIRECT pread into mapping offset " + std::to_string(offset + done));
@@ -73,9 +72,12 @@ class OdirectPinner final : public Pinner {
 Result<std::unique_ptr<Pinner>> CreateOdirectPinner(const PinTarget& target, const PinnerOptions& options) {
   if (options.access == PinAccess::kReadOnly)
     return Status(ENOTSUP, "odirect pins by reading into the mapping: --pin-access ro is not possible");
-  if (options.hold_s > 0)
-    return Status(ENOTSUP, "odirect reads from a real disk and cannot hold its pin for --pin-hold; "
-                           "use --pinner fuse for long holds");
+  auto hold_s = PinnerDurationOption(options, "odirect", "hold");
+  if (!hold_s.ok()) return hold_s.status();
+  if (*hold_s > 0)
+    return Status(ENOTSUP,
+                  "odirect reads from a real disk and cannot hold its pin for --pin-hold; "
+                  "use --pinner fuse for long holds");
   const std::string dir = options.scratch_dir.empty() ? "/var/tmp" : options.scratch_dir;
   int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_DIRECT | O_CLOEXEC, 0600);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
@@ -85,7 +87,8 @@ Result<std::unique_ptr<Pinner>> CreateOdirectPinner(const PinTarget& target, con
   }
   if (fd < 0) {
     const int err = errno;
-    // tmpfs and some others refuse O_DIRECT with EINVAL: say where, so the user can point the scratch dir elsewhere.
+    // tmpfs and some others refuse O_DIRECT with EINVAL: say where, so the user can point the scratch dir
+    // elsewhere.
     return Status(err == EINVAL ? ENOTSUP : err,
                   "open O_DIRECT source file in " + dir + " (" + std::string(ErrnoName(err)) +
                       "): the scratch directory must be on a filesystem with O_DIRECT");

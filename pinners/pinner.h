@@ -35,13 +35,24 @@ struct PinTarget {
   size_t block_size = 4096;
 };
 
+// One pinner-specific option, key=value (fio's engine options): each pinner parses and checks its own keys.
+struct PinnerOption {
+  std::string key, value;
+  // Set by the flags that name no pinner (--pin-hold, --rdma-dev, --cuda-flags, --cuda-write): a pinner that
+  // does not take the key ignores it, as it always ignored the flag. A --pinner-option key must be the
+  // pinner's own.
+  bool from_shared_flag = false;
+};
+
 struct PinnerOptions {
   PinAccess access = PinAccess::kReadWrite;
-  double hold_s = 0.0;          // pinners that hold per IO (fuse, odirect): how long each hold lasts
-  std::string device;           // rdma: device name; empty = first
-  std::string scratch_dir;      // a directory the pinner may create helper files in (not on the target fs)
-  std::string cuda_flags;       // cuda: cudaHostRegister flags, comma list of default|portable|mapped|readonly
-  std::string cuda_write;       // cuda: how DmaWrite reaches the pages: copy (default) | kernel
+  std::string scratch_dir;  // a directory the pinner may create helper files in (not on the target fs)
+  std::vector<PinnerOption> pairs;
+
+  // Adds key=value; a later value of a key replaces an earlier one.
+  void Set(const std::string& key, const std::string& value, bool from_shared_flag = false);
+  // The value of key; nullopt when not given.
+  std::optional<std::string> Get(const std::string& key) const;
 };
 
 struct PinWindow {
@@ -50,14 +61,15 @@ struct PinWindow {
   uint32_t epoch = 0;   // unique per Pin call in a run; the log ties DMA writes to it
 };
 
+struct PinnerInfo;
+
 struct PinGrant {
-  uint64_t bytes = 0;   // how much of the window is held (0 on refusal)
+  uint64_t bytes = 0;  // how much of the window is held (0 on refusal)
 };
 
 class Pinner {
  public:
   virtual ~Pinner() = default;
-  virtual PinReference reference() const = 0;
   // Holds the window's pages. On refusal returns the kernel's errno in the Status and holds nothing.
   virtual Result<PinGrant> Pin(const PinWindow& w) = 0;
   virtual Status Unpin(const PinWindow& w) = 0;
@@ -69,9 +81,9 @@ class Pinner {
     (void)w, (void)offset, (void)src, (void)len;
     return Status(ENOTSUP, "this pinner does not write");
   }
-  // Whether the hold is per IO (odirect, fuse, process-vm): Pin only remembers the window, and the kernel
-  // holds the pages only while a DmaWrite is in flight, then unpins and dirties them when the IO completes.
-  virtual bool holds_per_io() const { return false; }
+  // The hold model of the pinner's registry entry (PinnerInfo::hold); a pinner not made by the registry
+  // holds per window.
+  bool holds_per_io() const;
   // Per-IO pinners whose completion longpin controls (race scripts): StartDma begins a DMA write and returns
   // once the kernel holds the pages and the IO waits for longpin; FinishDma lets it complete and returns its
   // result. Between the two, longpin can sync and reclaim the held pages.
@@ -81,6 +93,18 @@ class Pinner {
     return Status(ENOTSUP, "this pinner cannot hold a DMA's completion");
   }
   virtual Status FinishDma() { return Status(ENOTSUP, "this pinner cannot hold a DMA's completion"); }
+
+ private:
+  friend struct PinnerInfo;
+  const PinnerInfo* info_ = nullptr;  // the entry that made it
+};
+
+// How long the kernel holds a window's pages.
+enum class PinHold {
+  kWindow,  // from Pin to Unpin
+  // Per IO (odirect, fuse, process-vm): Pin only remembers the window, and the kernel holds the pages only
+  // while a DmaWrite is in flight, then unpins and dirties them when the IO completes.
+  kPerIo,
 };
 
 // One entry of the pinner table. Every pinner has an entry, also when it is compiled out, so `longpin list`
@@ -88,14 +112,31 @@ class Pinner {
 struct PinnerInfo {
   const char* name;
   const char* description;
-  PinReference reference;
-  // Why it cannot run on this machine now (compiled out, no device, not root); nullopt = available.
+  PinReference reference;  // what the kernel takes for the hold
+  PinHold hold;
+  // Why it cannot run on this machine now: compiled out ("built without libfuse3 (LONGPIN_WITH_FUSE)"), no
+  // device, not root; nullopt = available. A compiled-out pinner's factory refuses with the same reason.
   std::optional<std::string> (*unavailable)();
-  // nullptr when compiled out.
-  Result<std::unique_ptr<Pinner>> (*create)(const PinTarget&, const PinnerOptions&);
+  // The option keys it takes, "flags, write" ("" for none), and the check of their values (a null check
+  // takes any value); the factory parses them again when it runs.
+  const char* option_keys;
+  Status (*check_options)(const PinnerOptions&);
+  Result<std::unique_ptr<Pinner>> (*factory)(const PinTarget&, const PinnerOptions&);
+
+  // Refuses an unknown --pinner-option key ("pinner cuda: unknown option foo (known: flags, write)") or a bad
+  // value, then lets the factory make the pinner.
+  Result<std::unique_ptr<Pinner>> create(const PinTarget& target, const PinnerOptions& options) const;
+  Status CheckOptions(const PinnerOptions& options) const;
 };
 
 const std::vector<PinnerInfo>& PinnerRegistry();
 const PinnerInfo* FindPinner(const std::string& name);
+
+// What the command line checks before a run: the options of `pinner` (PinnerInfo::CheckOptions), and the
+// values of shared-flag options for every pinner that takes their key, whichever pinner runs.
+Status CheckPinnerOptions(const std::string& pinner, const PinnerOptions& options);
+
+// A --pin-hold style duration option ("20ms", "1s"); 0 when not given.
+Result<double> PinnerDurationOption(const PinnerOptions& options, const char* pinner, const char* key);
 
 }  // namespace longpin

@@ -77,7 +77,6 @@ class ProcessVmPinner final : public Pinner {
     StopChild();
     ::munmap(share_, kShareBytes);
   }
-  PinReference reference() const override { return PinReference::kFollPin; }
   bool can_write() const override { return true; }
 
   // The pin lasts one process_vm_writev: Pin starts the helper if needed and remembers nothing else.
@@ -85,7 +84,6 @@ class ProcessVmPinner final : public Pinner {
     if (Status s = EnsureChild(); !s.ok()) return s;
     return PinGrant{w.length};
   }
-  bool holds_per_io() const override { return true; }
   Status Unpin(const PinWindow&) override { return {}; }
 
   Status DmaWrite(const PinWindow&, uint64_t offset, const std::byte* src, size_t len) override {
@@ -102,7 +100,8 @@ class ProcessVmPinner final : public Pinner {
         return s;
       }
       if (r.result < 0)
-        return Status(int(-r.result), "process_vm_writev into mapping offset " + std::to_string(offset + done));
+        return Status(int(-r.result),
+                      "process_vm_writev into mapping offset " + std::to_string(offset + done));
       if (uint64_t(r.result) != chunk) return Status(EIO, "process_vm_writev: short write");
       done += chunk;
     }

@@ -45,8 +45,22 @@ Status VerbsError(const char* verb, const std::string& where, int err) {
 
 #if !LONGPIN_HAVE_RDMA
 
-std::optional<std::string> RdmaUnavailable() { return "built without libibverbs (LONGPIN_WITH_RDMA)"; }
-std::optional<std::string> RdmaOdpUnavailable() { return "built without libibverbs (LONGPIN_WITH_RDMA)"; }
+namespace {
+constexpr const char* kRdmaCompiledOut = "built without libibverbs (LONGPIN_WITH_RDMA)";
+}  // namespace
+
+std::optional<std::string> RdmaUnavailable() {
+  return kRdmaCompiledOut;
+}
+std::optional<std::string> RdmaOdpUnavailable() {
+  return kRdmaCompiledOut;
+}
+Result<std::unique_ptr<Pinner>> CreateRdmaPinner(const PinTarget&, const PinnerOptions&) {
+  return Status(ENOTSUP, kRdmaCompiledOut);
+}
+Result<std::unique_ptr<Pinner>> CreateRdmaOdpPinner(const PinTarget&, const PinnerOptions&) {
+  return Status(ENOTSUP, kRdmaCompiledOut);
+}
 
 #else
 
@@ -60,16 +74,23 @@ int RdmaIbvAccessFlags(const RdmaMrAccess& a) {
 
 int RdmaCompletionErrno(int ibv_wc_status) {
   switch (ibv_wc_status) {
-    case IBV_WC_SUCCESS: return 0;
-    case IBV_WC_REM_ACCESS_ERR: return EACCES;
+    case IBV_WC_SUCCESS:
+      return 0;
+    case IBV_WC_REM_ACCESS_ERR:
+      return EACCES;
     case IBV_WC_LOC_PROT_ERR:
-    case IBV_WC_LOC_ACCESS_ERR: return EFAULT;
+    case IBV_WC_LOC_ACCESS_ERR:
+      return EFAULT;
     case IBV_WC_RETRY_EXC_ERR:
-    case IBV_WC_RNR_RETRY_EXC_ERR: return ETIMEDOUT;
-    case IBV_WC_WR_FLUSH_ERR: return ECANCELED;
+    case IBV_WC_RNR_RETRY_EXC_ERR:
+      return ETIMEDOUT;
+    case IBV_WC_WR_FLUSH_ERR:
+      return ECANCELED;
     case IBV_WC_REM_INV_REQ_ERR:
-    case IBV_WC_LOC_LEN_ERR: return EINVAL;
-    default: return EIO;
+    case IBV_WC_LOC_LEN_ERR:
+      return EINVAL;
+    default:
+      return EIO;
   }
 }
 
@@ -101,7 +122,8 @@ struct DeviceList {
 // ENOTSUP with the reason when the device cannot serve on-demand paging for RC RDMA WRITE.
 Status CheckOdp(ibv_context* ctx, const char* name) {
   ibv_device_attr_ex attr{};
-  if (int err = ::ibv_query_device_ex(ctx, nullptr, &attr)) return VerbsError("ibv_query_device_ex", name, err);
+  if (int err = ::ibv_query_device_ex(ctx, nullptr, &attr))
+    return VerbsError("ibv_query_device_ex", name, err);
   const bool odp = attr.odp_caps.general_caps & IBV_ODP_SUPPORT;
   const bool rc_write = attr.odp_caps.per_transport_caps.rc_odp_caps & IBV_ODP_SUPPORT_WRITE;
   if (odp && rc_write) return {};
@@ -129,7 +151,7 @@ class RdmaPinner final : public Pinner {
     DeviceList devices;
     if (devices.err == ENOSYS) return Status(ENODEV, "no RDMA device (no RDMA support in this kernel)");
     if (devices.err) return VerbsError("ibv_get_device_list", "", devices.err);
-    auto chosen = ChooseRdmaDevice(devices.names(), o.device);
+    auto chosen = ChooseRdmaDevice(devices.names(), o.Get("device").value_or(""));
     if (!chosen.ok()) return chosen.status();
     name_ = ::ibv_get_device_name(devices.list[*chosen]);
     ctx_ = ::ibv_open_device(devices.list[*chosen]);
@@ -143,20 +165,18 @@ class RdmaPinner final : public Pinner {
     void* m = ::mmap(nullptr, kMaxBlockSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return Status::FromErrno("mmap RDMA staging buffer");
     staging_ = static_cast<std::byte*>(m);
-    staging_mr_ = ::ibv_reg_mr(pd_, staging_, kMaxBlockSize, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
+    staging_mr_ =
+        ::ibv_reg_mr(pd_, staging_, kMaxBlockSize, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE);
     if (!staging_mr_) return VerbsError("ibv_reg_mr", "of the staging buffer on " + name_, errno);
     return {};
-  }
-
-  PinReference reference() const override {
-    return odp_ ? PinReference::kMmuNotifier : PinReference::kFollPinLongterm;
   }
 
   Result<PinGrant> Pin(const PinWindow& w) override {
     ibv_mr* mr = ::ibv_reg_mr(pd_, target_.base + w.offset, w.length, RdmaIbvAccessFlags(access_));
     if (!mr) {
-      return VerbsError("ibv_reg_mr", "of mapping offset " + std::to_string(w.offset) + " length " +
-                                          std::to_string(w.length) + " on " + name_,
+      return VerbsError("ibv_reg_mr",
+                        "of mapping offset " + std::to_string(w.offset) + " length " +
+                            std::to_string(w.length) + " on " + name_,
                         errno);
     }
     mrs_[w.epoch] = mr;
@@ -177,7 +197,8 @@ class RdmaPinner final : public Pinner {
 
   Status DmaWrite(const PinWindow& w, uint64_t offset, const std::byte* src, size_t len) override {
     auto it = mrs_.find(w.epoch);
-    if (it == mrs_.end()) return Status(EINVAL, "RDMA WRITE into epoch " + std::to_string(w.epoch) + ": no MR");
+    if (it == mrs_.end())
+      return Status(EINVAL, "RDMA WRITE into epoch " + std::to_string(w.epoch) + ": no MR");
     if (offset < w.offset || offset + len > w.offset + w.length || len > kMaxBlockSize)
       return Status(EINVAL, "RDMA WRITE at offset " + std::to_string(offset) + ": outside the window");
     std::memcpy(staging_, src, len);
@@ -191,7 +212,8 @@ class RdmaPinner final : public Pinner {
     wr.wr.rdma.remote_addr = reinterpret_cast<uint64_t>(target_.base + offset);
     wr.wr.rdma.rkey = it->second->rkey;
     ibv_send_wr* bad = nullptr;
-    if (int err = ::ibv_post_send(qp_[0], &wr, &bad)) return RecoverAfter(VerbsError("ibv_post_send", name_, err));
+    if (int err = ::ibv_post_send(qp_[0], &wr, &bad))
+      return RecoverAfter(VerbsError("ibv_post_send", name_, err));
     return RecoverAfter(WaitCompletion(offset));
   }
 
@@ -210,10 +232,12 @@ class RdmaPinner final : public Pinner {
     if (global_) {
       const int n = port.gid_tbl_len < 16 ? port.gid_tbl_len : 16;
       for (gid_index_ = 0; gid_index_ < n; ++gid_index_) {
-        if (int err = ::ibv_query_gid(ctx_, kPort, gid_index_, &gid_)) return VerbsError("ibv_query_gid", name_, err);
+        if (int err = ::ibv_query_gid(ctx_, kPort, gid_index_, &gid_))
+          return VerbsError("ibv_query_gid", name_, err);
         if (gid_.global.interface_id || gid_.global.subnet_prefix) break;
       }
-      if (gid_index_ == n) return Status(EADDRNOTAVAIL, "RDMA port of " + name_ + " has no GID (is the netdev up?)");
+      if (gid_index_ == n)
+        return Status(EADDRNOTAVAIL, "RDMA port of " + name_ + " has no GID (is the netdev up?)");
     }
     cq_ = ::ibv_create_cq(ctx_, 16, nullptr, nullptr, 0);
     if (!cq_) return VerbsError("ibv_create_cq", name_, errno);
@@ -239,13 +263,15 @@ class RdmaPinner final : public Pinner {
       ibv_qp* qp = qp_[i];
       ibv_qp_attr a{};
       a.qp_state = IBV_QPS_RESET;
-      if (int err = ::ibv_modify_qp(qp, &a, IBV_QP_STATE)) return VerbsError("ibv_modify_qp", "to RESET", err);
+      if (int err = ::ibv_modify_qp(qp, &a, IBV_QP_STATE))
+        return VerbsError("ibv_modify_qp", "to RESET", err);
       a = {};
       a.qp_state = IBV_QPS_INIT;
       a.pkey_index = 0;
       a.port_num = kPort;
       a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
-      if (int err = ::ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
+      if (int err =
+              ::ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
         return VerbsError("ibv_modify_qp", "to INIT on " + name_, err);
       a = {};
       a.qp_state = IBV_QPS_RTR;
@@ -263,8 +289,8 @@ class RdmaPinner final : public Pinner {
         a.ah_attr.grh.hop_limit = 1;
       }
       if (int err = ::ibv_modify_qp(qp, &a,
-                                    IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-                                        IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
+                                    IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+                                        IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
         return VerbsError("ibv_modify_qp", "to RTR on " + name_, err);
       a = {};
       a.qp_state = IBV_QPS_RTS;
@@ -297,8 +323,9 @@ class RdmaPinner final : public Pinner {
       }
     }
     if (wc.status != IBV_WC_SUCCESS)
-      return Status(RdmaCompletionErrno(wc.status), "RDMA WRITE completion at offset " + std::to_string(offset) +
-                                                        " on " + name_ + ": " + ::ibv_wc_status_str(wc.status));
+      return Status(RdmaCompletionErrno(wc.status), "RDMA WRITE completion at offset " +
+                                                        std::to_string(offset) + " on " + name_ + ": " +
+                                                        ::ibv_wc_status_str(wc.status));
     return {};
   }
 
@@ -341,7 +368,8 @@ Result<std::unique_ptr<Pinner>> Create(const PinTarget& target, const PinnerOpti
 std::optional<std::string> Unavailable(bool odp) {
   DeviceList devices;
   // ENOSYS: the kernel offers no uverbs at all (no /sys/class/infiniband_verbs), the common case here.
-  if (devices.err == ENOSYS) return "no RDMA device (ibv_get_device_list found none: no RDMA support in this kernel)";
+  if (devices.err == ENOSYS)
+    return "no RDMA device (ibv_get_device_list found none: no RDMA support in this kernel)";
   if (devices.err) return "no RDMA device (" + Status(devices.err, "ibv_get_device_list").message() + ")";
   if (devices.count == 0) return "no RDMA device (ibv_get_device_list found none)";
   if (!odp) return std::nullopt;
@@ -356,8 +384,12 @@ std::optional<std::string> Unavailable(bool odp) {
 
 }  // namespace
 
-std::optional<std::string> RdmaUnavailable() { return Unavailable(false); }
-std::optional<std::string> RdmaOdpUnavailable() { return Unavailable(true); }
+std::optional<std::string> RdmaUnavailable() {
+  return Unavailable(false);
+}
+std::optional<std::string> RdmaOdpUnavailable() {
+  return Unavailable(true);
+}
 
 Result<std::unique_ptr<Pinner>> CreateRdmaPinner(const PinTarget& target, const PinnerOptions& options) {
   return Create(target, options, false);

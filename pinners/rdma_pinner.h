@@ -13,22 +13,15 @@
 
 namespace longpin {
 
-// Registry hooks. The unavailable() reasons start with "no RDMA device" when the machine has none, and are
+// Registry hooks. The reasons start with "no RDMA device" when the machine has none, and are
 // "built without libibverbs (LONGPIN_WITH_RDMA)" when compiled out.
 std::optional<std::string> RdmaUnavailable();
 std::optional<std::string> RdmaOdpUnavailable();
 
-#if LONGPIN_HAVE_RDMA
+// Option: device=NAME (default the first found). Compiled out, the factories refuse with the reason above.
+inline constexpr const char* kRdmaOptionKeys = "device";
 Result<std::unique_ptr<Pinner>> CreateRdmaPinner(const PinTarget& target, const PinnerOptions& options);
 Result<std::unique_ptr<Pinner>> CreateRdmaOdpPinner(const PinTarget& target, const PinnerOptions& options);
-inline constexpr auto kCreateRdmaPinner = &CreateRdmaPinner;
-inline constexpr auto kCreateRdmaOdpPinner = &CreateRdmaOdpPinner;
-#else
-inline constexpr Result<std::unique_ptr<Pinner>> (*kCreateRdmaPinner)(const PinTarget&, const PinnerOptions&) =
-    nullptr;
-inline constexpr Result<std::unique_ptr<Pinner>> (*kCreateRdmaOdpPinner)(const PinTarget&,
-                                                                         const PinnerOptions&) = nullptr;
-#endif
 
 // What a window's MR asks of the kernel. rw: the device may write (FOLL_WRITE: the pin 6.5+ refuses on a
 // shared file mapping); ro: no write access at all, a read-only long-term pin.

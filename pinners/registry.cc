@@ -2,25 +2,27 @@
 // module and why one is missing). Explicit, not static constructors, so static linking keeps every entry.
 #include <unistd.h>
 
-#include "pinners/pinner.h"
-#include "pinners/vmsplice_pinner.h"
-// [pinners without hardware: includes]
+#include <algorithm>
+
+#include "core/units.h"
+#include "pinners/cuda_pinner.h"
 #include "pinners/fuse_pinner.h"
 #include "pinners/io_uring_pinner.h"
 #include "pinners/odirect_pinner.h"
+#include "pinners/pinner.h"
 #include "pinners/process_vm_pinner.h"
-// [rdma and cuda pinners: includes]
-#include "pinners/cuda_pinner.h"
 #include "pinners/rdma_pinner.h"
+#include "pinners/vmsplice_pinner.h"
 
 namespace longpin {
 namespace {
 
-std::optional<std::string> Always() { return std::nullopt; }
+std::optional<std::string> Always() {
+  return std::nullopt;
+}
 
 class NonePinner final : public Pinner {
  public:
-  PinReference reference() const override { return PinReference::kNone; }
   Result<PinGrant> Pin(const PinWindow&) override { return PinGrant{0}; }
   Status Unpin(const PinWindow&) override { return {}; }
 };
@@ -29,46 +31,123 @@ Result<std::unique_ptr<Pinner>> CreateNonePinner(const PinTarget&, const PinnerO
   return std::unique_ptr<Pinner>(new NonePinner);
 }
 
+Status CheckOdirectHold(const PinnerOptions& o) {
+  return PinnerDurationOption(o, "odirect", "hold").status();
+}
+Status CheckFuseHold(const PinnerOptions& o) {
+  return PinnerDurationOption(o, "fuse", "hold").status();
+}
+
+// Whether `key` is one of the comma-and-space separated `keys`.
+bool TakesKey(const char* keys, const std::string& key) {
+  std::string_view rest(keys);
+  while (!rest.empty()) {
+    const size_t end = std::min(rest.find(','), rest.size());
+    if (rest.substr(0, end) == key) return true;
+    rest.remove_prefix(std::min(end + 2, rest.size()));
+  }
+  return false;
+}
+
 }  // namespace
 
-const char* PinAccessName(PinAccess a) { return a == PinAccess::kReadOnly ? "ro" : "rw"; }
+void PinnerOptions::Set(const std::string& key, const std::string& value, bool from_shared_flag) {
+  std::erase_if(pairs, [&](const PinnerOption& o) { return o.key == key; });
+  pairs.push_back({key, value, from_shared_flag});
+}
+
+std::optional<std::string> PinnerOptions::Get(const std::string& key) const {
+  for (const auto& o : pairs)
+    if (o.key == key) return o.value;
+  return std::nullopt;
+}
+
+bool Pinner::holds_per_io() const {
+  return info_ && info_->hold == PinHold::kPerIo;
+}
+
+Status PinnerInfo::CheckOptions(const PinnerOptions& options) const {
+  for (const auto& o : options.pairs)
+    if (!o.from_shared_flag && !TakesKey(option_keys, o.key))
+      return Status(EINVAL, std::string("pinner ") + name + ": unknown option " + o.key +
+                                " (known: " + (*option_keys ? option_keys : "none") + ")");
+  return check_options ? check_options(options) : Status();
+}
+
+Result<std::unique_ptr<Pinner>> PinnerInfo::create(const PinTarget& target,
+                                                   const PinnerOptions& options) const {
+  if (Status s = CheckOptions(options); !s.ok()) return s;
+  auto made = factory(target, options);
+  if (made.ok()) made.value()->info_ = this;
+  return made;
+}
+
+Status CheckPinnerOptions(const std::string& pinner, const PinnerOptions& options) {
+  for (const auto& info : PinnerRegistry()) {
+    const bool takes_a_shared_key =
+        std::any_of(options.pairs.begin(), options.pairs.end(),
+                    [&](const auto& o) { return o.from_shared_flag && TakesKey(info.option_keys, o.key); });
+    Status s = pinner == info.name                        ? info.CheckOptions(options)
+               : takes_a_shared_key && info.check_options ? info.check_options(options)
+                                                          : Status();
+    if (!s.ok()) return s;
+  }
+  return {};
+}
+
+Result<double> PinnerDurationOption(const PinnerOptions& options, const char* pinner, const char* key) {
+  const auto text = options.Get(key);
+  if (!text) return 0.0;
+  const auto seconds = ParseDuration(*text);
+  if (!seconds)
+    return Status(EINVAL,
+                  std::string("pinner ") + pinner + ": option " + key + "=" + *text + ": not a duration");
+  return *seconds;
+}
+
+const char* PinAccessName(PinAccess a) {
+  return a == PinAccess::kReadOnly ? "ro" : "rw";
+}
 
 const char* PinReferenceName(PinReference r) {
   switch (r) {
-    case PinReference::kNone: return "none";
-    case PinReference::kFollGet: return "FOLL_GET";
-    case PinReference::kFollPin: return "FOLL_PIN";
-    case PinReference::kFollPinLongterm: return "FOLL_PIN|FOLL_LONGTERM";
-    case PinReference::kMmuNotifier: return "mmu-notifier (no pin)";
+    case PinReference::kNone:
+      return "none";
+    case PinReference::kFollGet:
+      return "FOLL_GET";
+    case PinReference::kFollPin:
+      return "FOLL_PIN";
+    case PinReference::kFollPinLongterm:
+      return "FOLL_PIN|FOLL_LONGTERM";
+    case PinReference::kMmuNotifier:
+      return "mmu-notifier (no pin)";
   }
   return "?";
 }
 
 const std::vector<PinnerInfo>& PinnerRegistry() {
+  using enum PinReference;
+  using enum PinHold;
   static const std::vector<PinnerInfo> table = {
-      {"none", "no pin: the control", PinReference::kNone, Always, CreateNonePinner},
-      {"vmsplice", "vmsplice the window into a pipe that is not read until the window rotates",
-       PinReference::kFollGet, Always, CreateVmsplicePinner},
-      // [pinners without hardware: entries]
-      {"io_uring", "io_uring fixed buffers (one registered buffer per window); READ_FIXED from a file is the DMA write",
-       PinReference::kFollPinLongterm, IoUringPinnerUnavailable, CreateIoUringPinner},
+      {"none", "no pin: the control", kNone, kWindow, Always, "", nullptr, CreateNonePinner},
+      {"vmsplice", "vmsplice the window into a pipe that is not read until the window rotates", kFollGet,
+       kWindow, Always, "", nullptr, CreateVmsplicePinner},
+      {"io_uring",
+       "io_uring fixed buffers (one registered buffer per window); READ_FIXED from a file is the DMA write",
+       kFollPinLongterm, kWindow, IoUringPinnerUnavailable, "", nullptr, CreateIoUringPinner},
       {"odirect", "O_DIRECT read from a scratch file into the window: the kernel pins the pages for each IO",
-       PinReference::kFollPin, Always, CreateOdirectPinner},
-      {"process-vm", "a helper child writes the window with process_vm_writev (short-term pins, unpinned dirty)",
-       PinReference::kFollPin, ProcessVmPinnerUnavailable, CreateProcessVmPinner},
-#ifdef LONGPIN_HAVE_FUSE
-      {"fuse", kFusePinnerDescription, kFusePinnerReference, FusePinnerUnavailable, CreateFusePinner},
-#else
-      {"fuse", kFusePinnerDescription, kFusePinnerReference,
-       []() -> std::optional<std::string> { return std::string(kFuseCompiledOut); }, nullptr},
-#endif
-      // [rdma and cuda pinners: entries]
+       kFollPin, kPerIo, Always, "hold", CheckOdirectHold, CreateOdirectPinner},
+      {"process-vm",
+       "a helper child writes the window with process_vm_writev (short-term pins, unpinned dirty)", kFollPin,
+       kPerIo, ProcessVmPinnerUnavailable, "", nullptr, CreateProcessVmPinner},
+      {"fuse", kFusePinnerDescription, kFusePinnerReference, kPerIo, FusePinnerUnavailable, "hold",
+       CheckFuseHold, CreateFusePinner},
       {"rdma", "ibv_reg_mr over each window; DMA writer: RDMA WRITE through a loopback RC QP pair",
-       PinReference::kFollPinLongterm, RdmaUnavailable, kCreateRdmaPinner},
-      {"rdma-odp", "ibv_reg_mr with IBV_ACCESS_ON_DEMAND: no pin, the control for rdma",
-       PinReference::kMmuNotifier, RdmaOdpUnavailable, kCreateRdmaOdpPinner},
+       kFollPinLongterm, kWindow, RdmaUnavailable, kRdmaOptionKeys, nullptr, CreateRdmaPinner},
+      {"rdma-odp", "ibv_reg_mr with IBV_ACCESS_ON_DEMAND: no pin, the control for rdma", kMmuNotifier,
+       kWindow, RdmaOdpUnavailable, kRdmaOptionKeys, nullptr, CreateRdmaOdpPinner},
       {"cuda", "cudaHostRegister over each window; DMA writer: GPU-stamped blocks by copy or mapped store",
-       PinReference::kFollPinLongterm, CudaUnavailable, kCreateCudaPinner},
+       kFollPinLongterm, kWindow, CudaUnavailable, kCudaOptionKeys, CheckCudaOptions, CreateCudaPinner},
   };
   return table;
 }

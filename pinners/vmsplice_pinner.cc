@@ -18,7 +18,6 @@ class VmsplicePinner final : public Pinner {
       ::close(p.second);
     }
   }
-  PinReference reference() const override { return PinReference::kFollGet; }
 
   Result<PinGrant> Pin(const PinWindow& w) override {
     int fds[2];

@@ -93,6 +93,7 @@ for opt in --size --duration --fs --pinner --block-size --mapping --sync --write
   run "empty value of $opt" 2 "$opt" ""
 done
 run "unknown pinner" 2 --pinner no-such-pinner
+run "--pinner-option with an unknown key" 2 --pinner vmsplice --pinner-option foo=1
 run "unknown filesystem" 2 --fs zfs
 run "missing dir: filesystem" 2 --fs dir:/nonexistent/longpin
 run "unknown mapping" 2 --mapping bogus

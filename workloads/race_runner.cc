@@ -337,7 +337,7 @@ RunReport RunRace(const RunConfig& cfg) {
     RaiseVerdict(report, Verdict::kBadInput, "--race needs a pinner (--pinner NAME, see `longpin list`)");
     return report;
   }
-  if (auto why = info->create ? info->unavailable() : info->unavailable().value_or("compiled out")) {
+  if (auto why = info->unavailable()) {
     RaiseVerdict(report, Verdict::kSkip, std::string("pinner ") + cfg.pinner + ": " + *why);
     return report;
   }

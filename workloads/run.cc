@@ -56,7 +56,7 @@ bool StartRun(RunSession& s) {
     return false;
   }
   const PinnerInfo& info = *s.pinner_info;
-  if (auto why = info.create ? info.unavailable() : info.unavailable().value_or("compiled out")) {
+  if (auto why = info.unavailable()) {
     RaiseVerdict(report, Verdict::kSkip, std::string("pinner ") + cfg.pinner + ": " + *why);
     return false;
   }

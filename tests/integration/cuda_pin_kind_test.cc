@@ -30,7 +30,6 @@ constexpr size_t kLen = 4 << 20;  // 1024 pages: above any per-cpu batch even wi
 
 std::optional<std::string> NeedCuda() {
   const PinnerInfo* p = FindPinner("cuda");
-  if (!p->create) return p->unavailable().value_or("compiled out");
   return p->unavailable();
 }
 
@@ -90,15 +89,21 @@ Registration RegisterOnce(const SharedMapping& m, PinnerOptions opts) {
 }
 
 std::string FsName(int fd) {
-  struct statfs sf{};
+  struct statfs sf {};
   if (::fstatfs(fd, &sf) != 0) return "unknown";
   switch (static_cast<unsigned long>(sf.f_type)) {
-    case 0x01021994: return "tmpfs";
-    case 0x958458f6: return "hugetlbfs";
-    case 0xef53: return "ext4";
-    case 0x58465342: return "xfs";
-    case 0x9123683e: return "btrfs";
-    case 0x794c7630: return "overlayfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x958458f6:
+      return "hugetlbfs";
+    case 0xef53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683e:
+      return "btrfs";
+    case 0x794c7630:
+      return "overlayfs";
     default: {
       char hex[32];
       std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(sf.f_type));
@@ -130,7 +135,7 @@ TEST(CudaPinKind, MeasuredOnMemfdAndASharedFile) {
   const bool writeback = fs != "tmpfs" && fs != "hugetlbfs";
   const Registration fr = RegisterOnce(file, {});
   PinnerOptions ro;
-  ro.cuda_flags = "readonly";
+  ro.Set("flags", "readonly");
   const Registration fro = RegisterOnce(file, ro);
 
   CudaPinProbe p;
@@ -151,10 +156,12 @@ TEST(CudaPinKind, MeasuredOnMemfdAndASharedFile) {
             std::to_string(p.acquired) + " at register, released +" + std::to_string(p.released) +
             " at unregister" + (p.refreshed ? "" : " (no stat_refresh: not root)") + "\n";
   report += "shared " + fs + " file in " + dir + " (writable): " +
-            (fr.granted ? std::string("granted") : "refused " + std::string(ErrnoName(fr.err)) + ": " + fr.message) +
+            (fr.granted ? std::string("granted")
+                        : "refused " + std::string(ErrnoName(fr.err)) + ": " + fr.message) +
             "\n";
   report += "shared " + fs + " file in " + dir + " (--cuda-flags readonly): " +
-            (fro.granted ? std::string("granted") : "refused " + std::string(ErrnoName(fro.err)) + ": " + fro.message) +
+            (fro.granted ? std::string("granted")
+                         : "refused " + std::string(ErrnoName(fro.err)) + ": " + fro.message) +
             "\n";
   std::cout << report;
   RecordProperty("cuda_pin_kind", kind);

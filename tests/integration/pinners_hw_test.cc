@@ -12,12 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/block_stamp.h"
 #include "core/pin_counters.h"
@@ -54,7 +53,8 @@ class HwPinnerRun : public ::testing::Test {
 
   // Runs the longpin binary with args; stdout and stderr captured whole.
   Outcome Run(const std::string& args) {
-    const std::string cmd = std::string(LONGPIN_BINARY) + " " + args + " >'" + dir_ + "/out' 2>'" + dir_ + "/err'";
+    const std::string cmd =
+        std::string(LONGPIN_BINARY) + " " + args + " >'" + dir_ + "/out' 2>'" + dir_ + "/err'";
     const int st = std::system(cmd.c_str());
     Outcome o;
     o.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -86,7 +86,9 @@ int KernelVersion() {
 }
 
 // Since 6.5 the kernel refuses writable FOLL_LONGTERM pins of shared file mappings that need dirty tracking.
-bool RefusesWritableLongtermFilePins() { return KernelVersion() >= 605; }
+bool RefusesWritableLongtermFilePins() {
+  return KernelVersion() >= 605;
+}
 
 TEST_F(HwPinnerRun, RdmaWithoutDeviceExits77WithOneLine) {
   auto why = FindPinner("rdma")->unavailable();
@@ -129,7 +131,6 @@ struct Memfd {
 
 std::optional<std::string> NeedDevice(const char* pinner) {
   const PinnerInfo* p = FindPinner(pinner);
-  if (!p->create) return p->unavailable().value_or("compiled out");
   return p->unavailable();
 }
 
@@ -152,7 +153,8 @@ void PinWriteCheckOnMemfd(const char* pinner_name, PinnerOptions opts) {
   EXPECT_EQ(g->bytes, w.length);
   const PinCounterSnapshot held = ReadPinCounters();
   if (before.available && held.refreshed) {
-    EXPECT_GE(held.acquired - before.acquired, w.length / 4096) << "a long-term pin must move nr_foll_pin_acquired";
+    EXPECT_GE(held.acquired - before.acquired, w.length / 4096)
+        << "a long-term pin must move nr_foll_pin_acquired";
   }
 
   StampPattern pattern(0x5eed, kBlock);
@@ -202,7 +204,7 @@ TEST(RdmaDevice, UnknownDeviceNameIsENODEVListingTheDevices) {
   if (auto why = NeedDevice("rdma")) GTEST_SKIP() << *why;
   Memfd m(1 << 20);
   PinnerOptions opts;
-  opts.device = "no-such-rdma-device";
+  opts.Set("device", "no-such-rdma-device");
   auto created = FindPinner("rdma")->create(PinTarget{m.base, m.length, m.fd, "memfd", 4096, 4096}, opts);
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.status().err(), ENODEV);
@@ -217,7 +219,7 @@ TEST(CudaDevice, PinsAndCopiesGpuStampsIntoAMemfdWindow) {
 TEST(CudaDevice, KernelStoresThroughTheMappedWindow) {
   if (auto why = NeedDevice("cuda")) GTEST_SKIP() << *why;
   PinnerOptions opts;
-  opts.cuda_write = "kernel";
+  opts.Set("write", "kernel");
   PinWriteCheckOnMemfd("cuda", opts);
 }
 
@@ -248,8 +250,10 @@ TEST_F(HwPinnerRun, RdmaOnSharedExt4MappingFollowsTheKernelRule) {
   if (auto why = NeedDevice("rdma")) GTEST_SKIP() << *why;
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (ext4 scratch image on a loop device)";
   const std::string json = dir_ + "/rw.json";
-  Outcome o = Run("run --pinner rdma --fs ext4 --size 32M --writers cpu:1,dma:1 --duration 2s --phases pinned "
-                  "--pin-window 256k --pin-rotate 200ms -q --workdir " + dir_ + "/work --json " + json);
+  Outcome o =
+      Run("run --pinner rdma --fs ext4 --size 32M --writers cpu:1,dma:1 --duration 2s --phases pinned "
+          "--pin-window 256k --pin-rotate 200ms -q --workdir " +
+          dir_ + "/work --json " + json);
   // 6.1: the writable long-term pin of a shared ext4 mapping is granted and the device writes through it;
   // 6.5+: refused with EFAULT.
   const bool granted = !RefusesWritableLongtermFilePins();
@@ -264,8 +268,10 @@ TEST_F(HwPinnerRun, RdmaReadOnlyOnSharedExt4MappingIsGrantedEverywhere) {
   if (auto why = NeedDevice("rdma")) GTEST_SKIP() << *why;
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (ext4 scratch image on a loop device)";
   const std::string json = dir_ + "/ro.json";
-  Outcome o = Run("run --pinner rdma --pin-access ro --fs ext4 --size 32M --writers cpu:1 --duration 1s "
-                  "--phases pinned --pin-window 256k -q --workdir " + dir_ + "/work --json " + json);
+  Outcome o =
+      Run("run --pinner rdma --pin-access ro --fs ext4 --size 32M --writers cpu:1 --duration 1s "
+          "--phases pinned --pin-window 256k -q --workdir " +
+          dir_ + "/work --json " + json);
   CheckRunOnExt4(o, json, true, nullptr);
 }
 
@@ -273,8 +279,10 @@ TEST_F(HwPinnerRun, CudaOnSharedExt4MappingFollowsTheKernelRule) {
   if (auto why = NeedDevice("cuda")) GTEST_SKIP() << *why;
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (ext4 scratch image on a loop device)";
   const std::string json = dir_ + "/cuda.json";
-  Outcome o = Run("run --pinner cuda --fs ext4 --size 32M --writers cpu:1,dma:1 --duration 2s --phases pinned "
-                  "--pin-window 256k --pin-rotate 200ms -q --workdir " + dir_ + "/work --json " + json);
+  Outcome o =
+      Run("run --pinner cuda --fs ext4 --size 32M --writers cpu:1,dma:1 --duration 2s --phases pinned "
+          "--pin-window 256k --pin-rotate 200ms -q --workdir " +
+          dir_ + "/work --json " + json);
   // Before 6.5 every driver's registration is granted. From 6.5 it depends on the driver: 550.67+ pins
   // FOLL_LONGTERM and is refused (the CUDA error it maps to is unverified: any errno), older drivers pass.
   if (!RefusesWritableLongtermFilePins()) {

@@ -1,13 +1,12 @@
 // Pinners without hardware (io_uring, odirect, process-vm, fuse) on this kernel: the exact outcome of each
-// pin on a shared ext4 mapping and on memfd, the pin counters, and DMA writes that must be visible through the
-// mapping and, after fsync, on disk. Direct tests run in a forked child in its own mount namespace (nothing it
-// mounts can outlive it); end-to-end tests run the longpin binary.
+// pin on a shared ext4 mapping and on memfd, the pin counters, and DMA writes that must be visible through
+// the mapping and, after fsync, on disk. Direct tests run in a forked child in its own mount namespace
+// (nothing it mounts can outlive it); end-to-end tests run the longpin binary.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
@@ -48,8 +47,10 @@ std::string InChild(const std::function<std::string()>& body) {
   if (pid == 0) {
     ::close(p[0]);
     std::string msg;
-    if (Status s = EnterPrivateMountNamespace(); !s.ok()) msg = "SKIP: " + s.message();
-    else msg = body();
+    if (Status s = EnterPrivateMountNamespace(); !s.ok())
+      msg = "SKIP: " + s.message();
+    else
+      msg = body();
     if (msg.empty()) msg = "ok";
     (void)!::write(p[1], msg.data(), msg.size());
     std::fflush(nullptr);
@@ -67,11 +68,11 @@ std::string InChild(const std::function<std::string()>& body) {
   return out == "ok" ? "" : out.empty() ? "test child wrote nothing" : out;
 }
 
-#define EXPECT_CHILD_OK(...)                                  \
-  do {                                                        \
-    std::string msg_ = InChild(__VA_ARGS__);                  \
+#define EXPECT_CHILD_OK(...)                                          \
+  do {                                                                \
+    std::string msg_ = InChild(__VA_ARGS__);                          \
     if (msg_.rfind("SKIP: ", 0) == 0) GTEST_SKIP() << msg_.substr(6); \
-    EXPECT_EQ(msg_, "");                                      \
+    EXPECT_EQ(msg_, "");                                              \
   } while (0)
 
 // A scratch ext4 with one preallocated target file mapped MAP_SHARED, and a helper directory for the
@@ -122,7 +123,9 @@ struct Ext4Target {
     std::error_code ec;
     if (!dir.empty()) std::filesystem::remove_all(dir, ec);
   }
-  PinTarget target() const { return PinTarget{map, kTargetBytes, fd, fs->mount_point() + "/target", kPage, kPage}; }
+  PinTarget target() const {
+    return PinTarget{map, kTargetBytes, fd, fs->mount_point() + "/target", kPage, kPage};
+  }
 };
 
 std::vector<std::byte> Pattern(size_t len, uint8_t seed) {
@@ -132,7 +135,8 @@ std::vector<std::byte> Pattern(size_t len, uint8_t seed) {
 }
 
 // What reached the disk: fsync, then an O_DIRECT read of the file (no page cache in the way).
-std::string OnDiskEquals(const std::string& path, int fd, uint64_t offset, const std::vector<std::byte>& want) {
+std::string OnDiskEquals(const std::string& path, int fd, uint64_t offset,
+                         const std::vector<std::byte>& want) {
   if (::fsync(fd) != 0) return "fsync target failed";
   int dfd = ::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
   if (dfd < 0) return "open O_DIRECT target failed";
@@ -172,7 +176,7 @@ std::string DmaIntoExt4(const std::string& pinner, double hold_s, int64_t expect
   if (auto why = info->unavailable()) return "SKIP: " + *why;
   PinnerOptions opts;
   opts.scratch_dir = t.helpers;
-  opts.hold_s = hold_s;
+  opts.Set("hold", std::to_string(hold_s), /*from_shared_flag=*/true);  // as --pin-hold gives it
   auto created = info->create(t.target(), opts);
   if (!created.ok()) return "create " + pinner + ": " + created.status().message();
   Pinner& p = **created;
@@ -244,7 +248,8 @@ TEST(PinnerNoHw, IoUringRefusedOnSharedExt4WithEfault) {
       auto g = (*created)->Pin(PinWindow{0, 64 * kPage, uint32_t(attempt + 1)});
       auto after = ReadPinCounters();
       if (g.ok()) return std::string("io_uring pin of a shared ext4 mapping was granted");
-      if (g.status().err() != EFAULT) return "refused with " + std::string(ErrnoName(g.status().err())) + ", want EFAULT";
+      if (g.status().err() != EFAULT)
+        return "refused with " + std::string(ErrnoName(g.status().err())) + ", want EFAULT";
       CounterDelta d = Delta(before, after);
       std::printf("[ measure  ] io_uring on shared ext4: EFAULT, acquired +%lld released +%lld\n",
                   (long long)d.acquired, (long long)d.released);
@@ -264,7 +269,8 @@ TEST(PinnerNoHw, IoUringGrantedOnMemfdAndBalanced) {
     if (auto why = info->unavailable()) return "SKIP: " + *why;
     int fd = ::memfd_create("longpin-test", MFD_CLOEXEC);
     if (fd < 0 || ::ftruncate(fd, kTargetBytes) != 0) return "memfd";
-    auto* map = static_cast<std::byte*>(::mmap(nullptr, kTargetBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    auto* map =
+        static_cast<std::byte*>(::mmap(nullptr, kTargetBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
     if (map == MAP_FAILED) return "mmap memfd";
     std::memset(map, 0, kTargetBytes);
     char dir[] = "/var/tmp/longpin-pinner-test-XXXXXX";
@@ -302,17 +308,18 @@ TEST(PinnerNoHw, IoUringGrantedOnMemfdAndBalanced) {
         }
         auto after = ReadPinCounters();
         CounterDelta pin = Delta(before, held), all = Delta(before, after);
-        std::printf("[ measure  ] io_uring on memfd: %llu pages: register acquired +%lld; after unregister acquired "
-                    "+%lld released +%lld\n",
-                    (unsigned long long)pages, (long long)pin.acquired, (long long)all.acquired,
-                    (long long)all.released);
+        std::printf(
+            "[ measure  ] io_uring on memfd: %llu pages: register acquired +%lld; after unregister acquired "
+            "+%lld released +%lld\n",
+            (unsigned long long)pages, (long long)pin.acquired, (long long)all.acquired,
+            (long long)all.released);
         if (pin.acquired >= int64_t(pages) && pin.acquired <= int64_t(pages) + kSlack &&
             all.released == all.acquired) {
           result.clear();
           break;
         }
-        result = Fmt("pinned pages", pin.acquired, int64_t(pages)) + "; released " + std::to_string(all.released) +
-                 " of " + std::to_string(all.acquired);
+        result = Fmt("pinned pages", pin.acquired, int64_t(pages)) + "; released " +
+                 std::to_string(all.released) + " of " + std::to_string(all.acquired);
       }
     }
     ::munmap(map, kTargetBytes);
@@ -399,8 +406,9 @@ INSTANTIATE_TEST_SUITE_P(NoHw, PinnerRun, ::testing::Values("odirect", "process-
 TEST(PinnerNoHwRun, IoUringRefusalIsAnOutcomeOnExt4) {
   if (auto why = NeedRoot()) GTEST_SKIP() << *why;
   if (auto why = FindPinner("io_uring")->unavailable()) GTEST_SKIP() << *why;
-  RunOutcome o = RunLongpin("--fs ext4 --size 16M --pinner io_uring --writers cpu:1,dma:1 --duration 1s "
-                            "--phases pinned --pin-window 256K");
+  RunOutcome o = RunLongpin(
+      "--fs ext4 --size 16M --pinner io_uring --writers cpu:1,dma:1 --duration 1s "
+      "--phases pinned --pin-window 256K");
   ASSERT_FALSE(o.report.is_discarded()) << o.output;
   EXPECT_EQ(o.report["verdict"], "pass") << o.output;
   const nlohmann::json* ph = PinnedPhase(o.report);
@@ -418,8 +426,9 @@ TEST(PinnerNoHwRun, IoUringRefusalIsAnOutcomeOnExt4) {
 TEST(PinnerNoHwRun, IoUringGrantedAndWritesOnMemfd) {
   if (auto why = NeedRoot()) GTEST_SKIP() << *why;
   if (auto why = FindPinner("io_uring")->unavailable()) GTEST_SKIP() << *why;
-  RunOutcome o = RunLongpin("--mapping memfd --size 16M --pinner io_uring --writers cpu:1,dma:1 "
-                            "--duration 1s --phases pinned --pin-window 256K");
+  RunOutcome o = RunLongpin(
+      "--mapping memfd --size 16M --pinner io_uring --writers cpu:1,dma:1 "
+      "--duration 1s --phases pinned --pin-window 256K");
   ASSERT_FALSE(o.report.is_discarded()) << o.output;
   EXPECT_EQ(o.report["verdict"], "pass") << o.output;
   const nlohmann::json* ph = PinnedPhase(o.report);

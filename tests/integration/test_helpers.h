@@ -55,7 +55,7 @@ using test::TempDir;
 inline std::optional<std::string> NeedPinner(const std::string& name) {
   const PinnerInfo* p = FindPinner(name);
   if (!p) return "no pinner " + name;
-  auto why = p->create ? p->unavailable() : p->unavailable().value_or("compiled out");
+  auto why = p->unavailable();
   if (why) return "pinner " + name + ": " + *why;
   return std::nullopt;
 }

@@ -29,7 +29,6 @@ namespace {
 class FailingPinner : public Pinner {
  public:
   explicit FailingPinner(WorkloadContext& ctx) : ctx_(ctx) {}
-  PinReference reference() const override { return PinReference::kNone; }
   Result<PinGrant> Pin(const PinWindow& w) override { return PinGrant{w.length}; }
   Status Unpin(const PinWindow&) override { return {}; }
   bool can_write() const override { return true; }
@@ -112,7 +111,6 @@ TEST(PinDriver, EfaultIntoATruncatedTailIsExpectedOtherFailuresAreErrors) {
 class HalfUnpinningPinner : public Pinner {
  public:
   explicit HalfUnpinningPinner(WorkloadContext& ctx) : ctx_(ctx) {}
-  PinReference reference() const override { return PinReference::kNone; }
   Result<PinGrant> Pin(const PinWindow& w) override {
     if (++pins_ == kPins) ctx_.phase_stop.store(true);
     return PinGrant{w.length};

@@ -16,10 +16,9 @@ TEST(PinnerRegistryNoHw, ListsEveryPinnerWithAReasonWhenUnavailable) {
     EXPECT_STREQ(info->name, name);
     EXPECT_NE(std::string(info->description), "") << name;
     ASSERT_NE(info->unavailable, nullptr) << name;
+    ASSERT_NE(info->factory, nullptr) << name;
     if (auto why = info->unavailable()) {
       EXPECT_FALSE(why->empty()) << name << " is unavailable without a reason";
-    } else {
-      EXPECT_NE(info->create, nullptr) << name << " claims to be available but is compiled out";
     }
   }
 }
@@ -35,12 +34,12 @@ TEST(PinnerRegistryNoHw, ReferencesSayWhatTheKernelTakes) {
 TEST(PinnerRegistryNoHw, FuseIsListedEvenWhenCompiledOut) {
   const PinnerInfo* fuse = FindPinner("fuse");
   ASSERT_NE(fuse, nullptr);
-#ifdef LONGPIN_HAVE_FUSE
-  EXPECT_NE(fuse->create, nullptr);
-#else
-  EXPECT_EQ(fuse->create, nullptr);
+#ifndef LONGPIN_HAVE_FUSE
   ASSERT_TRUE(fuse->unavailable().has_value());
   EXPECT_EQ(*fuse->unavailable(), "built without libfuse3 (LONGPIN_WITH_FUSE)");
+  auto made = fuse->create(PinTarget{}, PinnerOptions{});
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().what(), "built without libfuse3 (LONGPIN_WITH_FUSE)");
 #endif
 }
 
@@ -49,7 +48,9 @@ TEST(PinnerRegistryNoHw, ReadOnlyAccessIsRefusedWithAReasonByWritingPinners) {
   // creation, never silently treated as rw. Creation with ro fails before touching the target.
   for (const char* name : {"io_uring", "odirect", "process-vm", "fuse"}) {
     const PinnerInfo* info = FindPinner(name);
-    if (!info->create) continue;
+#ifndef LONGPIN_HAVE_FUSE
+    if (std::string(name) == "fuse") continue;
+#endif
     PinnerOptions o;
     o.access = PinAccess::kReadOnly;
     auto r = info->create(PinTarget{}, o);
@@ -57,6 +58,57 @@ TEST(PinnerRegistryNoHw, ReadOnlyAccessIsRefusedWithAReasonByWritingPinners) {
     EXPECT_EQ(r.status().err(), ENOTSUP) << name;
     EXPECT_NE(r.status().what().find("ro"), std::string::npos) << name << ": " << r.status().what();
   }
+}
+
+TEST(PinnerRegistryNoHw, HoldModelIsInTheEntry) {
+  for (const char* name : {"odirect", "process-vm", "fuse"})
+    EXPECT_EQ(FindPinner(name)->hold, PinHold::kPerIo) << name;
+  for (const char* name : {"none", "vmsplice", "io_uring", "rdma", "rdma-odp", "cuda"})
+    EXPECT_EQ(FindPinner(name)->hold, PinHold::kWindow) << name;
+}
+
+TEST(PinnerOptions, ALaterValueOfAKeyReplacesTheEarlier) {
+  PinnerOptions o;
+  EXPECT_FALSE(o.Get("hold"));
+  o.Set("hold", "1s");
+  o.Set("hold", "2s");
+  EXPECT_EQ(o.Get("hold").value_or(""), "2s");
+  EXPECT_EQ(o.pairs.size(), 1u);
+}
+
+TEST(PinnerOptions, AnUnknownKeyIsRefusedNamingTheKnownOnes) {
+  PinnerOptions o;
+  o.Set("foo", "1");
+  Status s = FindPinner("cuda")->CheckOptions(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.what(), "pinner cuda: unknown option foo (known: device, flags, write)");
+  auto made = FindPinner("vmsplice")->create(PinTarget{}, o);
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().what(), "pinner vmsplice: unknown option foo (known: none)");
+  EXPECT_FALSE(CheckPinnerOptions("odirect", o).ok());
+}
+
+TEST(PinnerOptions, ASharedFlagKeyIsIgnoredByPinnersThatDoNotTakeIt) {
+  PinnerOptions o;
+  o.Set("hold", "20ms", /*from_shared_flag=*/true);
+  o.Set("device", "mlx5_0", /*from_shared_flag=*/true);
+  EXPECT_TRUE(FindPinner("vmsplice")->CheckOptions(o).ok());
+  EXPECT_TRUE(CheckPinnerOptions("vmsplice", o).ok());
+  EXPECT_TRUE(CheckPinnerOptions("fuse", o).ok());
+}
+
+TEST(PinnerOptions, ValuesAreCheckedByThePinnerThatTakesThem) {
+  PinnerOptions hold;
+  hold.Set("hold", "soon");
+  Status s = FindPinner("fuse")->CheckOptions(hold);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.what(), "pinner fuse: option hold=soon: not a duration");
+  // The cuda flags are checked whichever pinner runs, as --cuda-flags always was.
+  PinnerOptions flags;
+  flags.Set("flags", "bogus", /*from_shared_flag=*/true);
+  s = CheckPinnerOptions("vmsplice", flags);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.what().find("unknown flag 'bogus'"), std::string::npos) << s.what();
 }
 
 }  // namespace
