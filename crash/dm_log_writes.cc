@@ -59,6 +59,7 @@ struct DmTask {
     if (task && !name.empty() && !dm_task_set_name(task, name.c_str())) {
       dm_task_destroy(task);
       task = nullptr;
+      setup_err = EINVAL;  // a name the library refuses
     }
   }
   ~DmTask() {
@@ -71,10 +72,11 @@ struct DmTask {
   Status Run(const std::string& what) {
     dm_last_error.clear();
     if (task && dm_task_run(task)) return {};
-    const int err = task ? dm_task_get_errno(task) : ENOMEM;
+    const int err = task ? dm_task_get_errno(task) : setup_err;
     return Status(err ? err : EIO, dm_last_error.empty() ? what : what + " (" + dm_last_error + ")");
   }
   dm_task* task = nullptr;
+  int setup_err = ENOMEM;  // why there is no task, when there is none
 };
 
 bool TargetRegistered(const char* target) {
