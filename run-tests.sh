@@ -18,8 +18,8 @@ if [[ -z "${LONGPIN_TEST_QUICK:-}" ]]; then
   san=${build}-asan
   echo "== unit tests under ASan+UBSan ($san)"
   cmake -S . -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLONGPIN_SANITIZE=address,undefined \
-        -DLONGPIN_BUILD_BENCH=OFF -DLONGPIN_WITH_CUDA=OFF >/dev/null
-  cmake --build "$san" --target longpin_unit_tests
+        -DLONGPIN_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$san" --target longpin_unit_tests longpin
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$san" -L unit --output-on-failure || status=1
 

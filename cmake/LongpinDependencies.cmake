@@ -8,6 +8,13 @@ find_package(CLI11 REQUIRED)
 pkg_check_modules(LIBURING REQUIRED IMPORTED_TARGET liburing>=2.0)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(LIBMOUNT REQUIRED IMPORTED_TARGET mount)
+pkg_check_modules(DEVMAPPER REQUIRED IMPORTED_TARGET devmapper)
+find_package(tomlplusplus REQUIRED)
+# What the summary lists as required and found: name and version as the package reports it.
+set(LONGPIN_SUMMARY_REQUIRED
+    "fmt ${fmt_VERSION}" "nlohmann_json ${nlohmann_json_VERSION}" "CLI11 ${CLI11_VERSION}"
+    "toml++ ${tomlplusplus_VERSION}" "liburing ${LIBURING_VERSION}" "libxxhash ${XXHASH_VERSION}"
+    "libmount ${LIBMOUNT_VERSION}" "libdevmapper ${DEVMAPPER_VERSION}")
 
 set(LONGPIN_SUMMARY_BUILT "")
 set(LONGPIN_SUMMARY_MISSING "")
@@ -91,6 +98,9 @@ macro(longpin_print_summary)
   if(LONGPIN_SANITIZE)
     message(STATUS "  sanitizers: ${LONGPIN_SANITIZE}")
   endif()
+  foreach(item IN LISTS LONGPIN_SUMMARY_REQUIRED)
+    message(STATUS "  required: ${item}")
+  endforeach()
   foreach(item IN LISTS LONGPIN_SUMMARY_BUILT)
     if(item)
       message(STATUS "  built: ${item}")

@@ -6,8 +6,12 @@ if(LONGPIN_WERROR)
   target_compile_options(longpin_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
 endif()
 target_compile_definitions(longpin_options INTERFACE _GNU_SOURCE)
+# Sanitizers instrument the C++ sources only: nvcc neither knows the flags nor could instrument device code.
+# The runtime is linked wherever C++ is linked, which covers every longpin executable (CUDA objects included:
+# they link through the C++ driver, as CMAKE_CUDA_HOST_COMPILER is the C++ compiler).
 if(LONGPIN_SANITIZE)
-  target_compile_options(longpin_options INTERFACE -fsanitize=${LONGPIN_SANITIZE} -fno-omit-frame-pointer
-                                                   -fno-sanitize-recover=all)
-  target_link_options(longpin_options INTERFACE -fsanitize=${LONGPIN_SANITIZE})
+  target_compile_options(longpin_options INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=${LONGPIN_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all>)
+  target_link_options(longpin_options INTERFACE
+    $<$<LINK_LANGUAGE:CXX>:-fsanitize=${LONGPIN_SANITIZE}>)
 endif()

@@ -1,17 +1,18 @@
 #include "core/expected_log.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#include <chrono>
-#include <sys/mman.h>
-#include <sys/stat.h>
-
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <optional>
 
 namespace longpin {
 
@@ -190,13 +191,15 @@ std::string Hex(uint64_t v) {
 // The meaning of one record (that its bytes are what was written is the chunk check's job): "" when it could
 // have been written by a run of this log's geometry, else what is impossible about it.
 std::string ImpossibleRecord(const LogRecord& r, const LogFileHeader& h) {
-  if (r.seq == 0 || r.seq > kMaxPlausibleSeq) return "sequence number " + std::to_string(r.seq) + " out of range";
+  if (r.seq == 0 || r.seq > kMaxPlausibleSeq)
+    return "sequence number " + std::to_string(r.seq) + " out of range";
   switch (r.type) {
     case RecordType::kWrite:
     case RecordType::kWriteFailed:
       if (r.kind < 1 || r.kind > 3) return "write of unknown writer kind " + std::to_string(r.kind);
       if (r.a >= h.block_count)
-        return "write of block " + std::to_string(r.a) + ", beyond the target's " + std::to_string(h.block_count);
+        return "write of block " + std::to_string(r.a) + ", beyond the target's " +
+               std::to_string(h.block_count);
       if (r.b == 0 || r.b > (uint64_t{1} << 40))
         return "impossible generation " + std::to_string(r.b) + " of block " + std::to_string(r.a);
       return "";
@@ -204,7 +207,8 @@ std::string ImpossibleRecord(const LogRecord& r, const LogFileHeader& h) {
     case RecordType::kSyncEnd:
       if (r.kind < 1 || r.kind > 5) return "sync of unknown op " + std::to_string(r.kind);
       if (r.a == 0 || r.a > kMaxPlausibleSeq) return "sync id " + std::to_string(r.a) + " out of range";
-      if (r.type == RecordType::kSyncEnd && r.aux > 4095) return "sync end with errno " + std::to_string(r.aux);
+      if (r.type == RecordType::kSyncEnd && r.aux > 4095)
+        return "sync end with errno " + std::to_string(r.aux);
       return "";
     case RecordType::kPin:
     case RecordType::kUnpin:
@@ -224,141 +228,195 @@ Status Damaged(const std::string& path, uint64_t offset, const std::string& what
                              Hex(offset) + "): " + what);
 }
 
-}  // namespace
-
-Result<LogContents> ReadExpectedLog(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open expected log " + path);
-  LogContents out;
-  struct stat sb {};
-  ::fstat(fd, &sb);
-  const uint64_t size = uint64_t(sb.st_size);
-  if (size < sizeof out.header) {
+// A log file mapped read-only: logs of long runs are hundreds of MB, and the records are copied out once.
+class MappedLog {
+ public:
+  static Result<std::unique_ptr<MappedLog>> Open(const std::string& path, size_t min_size) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open expected log " + path);
+    struct stat sb {};
+    ::fstat(fd, &sb);
+    const uint64_t size = uint64_t(sb.st_size);
+    if (size < min_size) {
+      ::close(fd);
+      return Status(EBADMSG, "read expected log " + path + ": not a longpin log (short header)");
+    }
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
-    return Status(EBADMSG, "read expected log " + path + ": not a longpin log (short header)");
+    if (map == MAP_FAILED) return Status::FromErrno("map expected log " + path);
+    ::madvise(map, size, MADV_SEQUENTIAL);
+    return std::unique_ptr<MappedLog>(new MappedLog(map, size));
   }
-  // Mapped, not copied: logs of long runs are hundreds of MB, and the records are copied out once.
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) return Status::FromErrno("map expected log " + path);
-  struct Unmap {
-    void* p;
-    size_t n;
-    ~Unmap() { ::munmap(p, n); }
-  } unmap{map, size};
-  ::madvise(map, size, MADV_SEQUENTIAL);
-  const unsigned char* file = static_cast<const unsigned char*>(map);
-  std::memcpy(&out.header, file, sizeof out.header);
-  if (out.header.magic != kLogMagic || out.header.check != XXH64(&out.header, offsetof(LogFileHeader, check), 0))
+  ~MappedLog() { ::munmap(map_, size_); }
+  MappedLog(const MappedLog&) = delete;
+  MappedLog& operator=(const MappedLog&) = delete;
+  const unsigned char* bytes() const { return static_cast<const unsigned char*>(map_); }
+  uint64_t size() const { return size_; }
+
+ private:
+  MappedLog(void* map, uint64_t size) : map_(map), size_(size) {}
+  void* map_;
+  uint64_t size_;
+};
+
+Status CheckHeader(const std::string& path, const LogFileHeader& h) {
+  if (h.magic != kLogMagic || h.check != XXH64(&h, offsetof(LogFileHeader, check), 0))
     return Status(EBADMSG, "read expected log " + path + ": not a longpin log (bad header at byte 0)");
-  if ((out.header.version != kLogVersion && out.header.version != kLogVersionV1) ||
-      out.header.record_size != sizeof(LogRecord))
-    return Status(EINVAL, "read expected log " + path + ": unsupported log version " +
-                              std::to_string(out.header.version));
-  if (out.header.block_size < 512 || (out.header.block_size & (out.header.block_size - 1)) ||
-      out.header.block_count == 0 || out.header.block_count > (uint64_t{1} << 40))
+  if ((h.version != kLogVersion && h.version != kLogVersionV1) || h.record_size != sizeof(LogRecord))
+    return Status(EINVAL,
+                  "read expected log " + path + ": unsupported log version " + std::to_string(h.version));
+  if (h.block_size < 512 || (h.block_size & (h.block_size - 1)) || h.block_count == 0 ||
+      h.block_count > (uint64_t{1} << 40))
     return Status(EBADMSG, "read expected log " + path + ": impossible geometry in the header");
+  return {};
+}
 
-  constexpr uint64_t kPage = 4096;
-  constexpr size_t kRec = sizeof(LogRecord);
-  std::vector<uint64_t> offsets;  // of the records kept, for the checks below
-  auto keep = [&](const unsigned char* p, uint64_t off) -> Status {
+// The records of a mapped log after its header, into `out`: what a cut left is counted as lost, anything
+// else that fails a check is damage.
+class RecordScanner {
+ public:
+  RecordScanner(const std::string& path, const MappedLog& log, LogContents* out)
+      : path_(path), file_(log.bytes()), size_(log.size()), out_(*out) {}
+
+  Status Scan() { return out_.header.version == kLogVersionV1 ? ScanV1() : ScanV2(); }
+  // File offset of each record kept (for the damage messages of the sequence check).
+  const std::vector<uint64_t>& offsets() const { return offsets_; }
+
+ private:
+  static constexpr uint64_t kPage = 4096;
+  static constexpr size_t kRec = sizeof(LogRecord);
+
+  Status Keep(uint64_t off) {
     LogRecord r;
-    std::memcpy(&r, p, kRec);
-    if (std::string why = ImpossibleRecord(r, out.header); !why.empty()) return Damaged(path, off, why);
-    if (r.type == RecordType::kEnd) out.clean_end = true;
-    out.max_seq = std::max(out.max_seq, r.seq);
-    out.records.push_back(r);
-    offsets.push_back(off);
+    std::memcpy(&r, &file_[off], kRec);
+    if (std::string why = ImpossibleRecord(r, out_.header); !why.empty()) return Damaged(path_, off, why);
+    if (r.type == RecordType::kEnd) out_.clean_end = true;
+    out_.max_seq = std::max(out_.max_seq, r.seq);
+    out_.records.push_back(r);
+    offsets_.push_back(off);
     return {};
-  };
-  auto lose = [&](uint64_t from, uint64_t to) {
-    if (!out.truncated) out.first_lost_offset = from;
-    out.truncated = true;
-    out.lost_bytes += to - from;
-  };
+  }
+  void Lose(uint64_t from, uint64_t to) {
+    if (!out_.truncated) out_.first_lost_offset = from;
+    out_.truncated = true;
+    out_.lost_bytes += to - from;
+  }
 
-  uint64_t off = sizeof out.header;
-  if (out.header.version == kLogVersionV1) {
-    // v1: bare records, no checks. A record of all zeros is a hole a crash left; a partial one, the cut.
-    for (; off + kRec <= size; off += kRec) {
-      if (AllZero(&file[off], kRec)) {
-        lose(off, off + kRec);
+  // v1: bare records, no checks. A record of all zeros is a hole a crash left; a partial one, the cut.
+  Status ScanV1() {
+    uint64_t off = sizeof out_.header;
+    for (; off + kRec <= size_; off += kRec) {
+      if (AllZero(&file_[off], kRec)) {
+        Lose(off, off + kRec);
         continue;
       }
-      if (Status s = keep(&file[off], off); !s.ok()) return s;
+      if (Status s = Keep(off); !s.ok()) return s;
     }
-    if (off < size) lose(off, size);
-  } else {
-    // v2: frames. A frame that validates at `o` (both checks are seeded with o).
-    auto frame_at = [&](uint64_t o, ChunkFrame* f) {
-      if (o + kRec > size) return false;
-      std::memcpy(f, &file[o], sizeof *f);
-      return f->magic == kFrameMagic && f->count >= 1 && f->count <= LogLane::kChunkRecords &&
-             f->frame_check == XXH64(f, offsetof(ChunkFrame, frame_check), o);
-    };
-    while (off < size) {
+    if (off < size_) Lose(off, size_);
+    return {};
+  }
+
+  // v2: chunks, each a frame record then its records. A frame validates at `o` (both checks are seeded with
+  // o).
+  bool FrameAt(uint64_t o, ChunkFrame* f) const {
+    if (o + kRec > size_) return false;
+    std::memcpy(f, &file_[o], sizeof *f);
+    return f->magic == kFrameMagic && f->count >= 1 && f->count <= LogLane::kChunkRecords &&
+           f->frame_check == XXH64(f, offsetof(ChunkFrame, frame_check), o);
+  }
+
+  Status ScanV2() {
+    uint64_t off = sizeof out_.header;
+    while (off < size_) {
       ChunkFrame f;
-      const bool frame_ok = frame_at(off, &f);
+      const bool frame_ok = FrameAt(off, &f);
       const uint64_t end = frame_ok ? off + kRec * (uint64_t{f.count} + 1) : 0;
-      if (frame_ok && end <= size && f.records_check == XXH64(&file[off + kRec], kRec * f.count, off)) {
+      if (frame_ok && end <= size_ && f.records_check == XXH64(&file_[off + kRec], kRec * f.count, off)) {
         for (uint64_t o = off + kRec; o < end; o += kRec)
-          if (Status s = keep(&file[o], o); !s.ok()) return s;
+          if (Status s = Keep(o); !s.ok()) return s;
         off = end;
         continue;
       }
-      // Not a good chunk. What a cut leaves: the file ends inside the chunk at a page boundary (the size
-      // reached the disk a page at a time), pages of it never written (they read as zeros), or nothing but
-      // zeros from here on. The lost region runs to the next frame that validates (or the end).
-      uint64_t next = off + kRec;
-      for (ChunkFrame g; next < size && !frame_at(next, &g);) next += kRec;
-      next = std::min(next, size);
-      bool zero_page = false;
-      for (uint64_t p = (off + kPage - 1) / kPage * kPage; p + kPage <= next && !zero_page; p += kPage)
-        zero_page = AllZero(&file[p], kPage);
-      const bool cut_at_page = frame_ok && end > size && next == size && size % kPage == 0;
-      if (AllZero(&file[off], next - off) || zero_page || cut_at_page) {
-        lose(off, next);
-        off = next;
-        continue;
-      }
-      std::string what = !frame_ok                ? "no valid chunk frame"
-                         : end > size             ? "the file ends inside a chunk, not at a page boundary"
-                                                  : "chunk check failed (" + std::to_string(f.count) + " records)";
-      return Damaged(path, off, what);
+      auto next = SkipCutChunk(off, frame_ok, end);
+      if (!next)
+        return Damaged(path_, off,
+                       !frame_ok     ? "no valid chunk frame"
+                       : end > size_ ? "the file ends inside a chunk, not at a page boundary"
+                                     : "chunk check failed (" + std::to_string(f.count) + " records)");
+      off = *next;
     }
+    return {};
   }
 
-  // Sequence numbers: each append takes the next one, so a number seen twice is damage and the first one
-  // missing is where the log's knowledge ends.
-  const size_t n = out.records.size();
-  if (n == 0) {
-    out.known_below = 1;
-    return out;
+  // A chunk at `off` that does not validate. What a cut leaves: the file ends inside the chunk at a page
+  // boundary (the size reached the disk a page at a time), pages of it never written (they read as zeros),
+  // or nothing but zeros from here on. Such a region runs to the next frame that validates (or the end), is
+  // counted as lost and its end returned; anything else is damage (nullopt).
+  std::optional<uint64_t> SkipCutChunk(uint64_t off, bool frame_ok, uint64_t end) {
+    uint64_t next = off + kRec;
+    for (ChunkFrame g; next < size_ && !FrameAt(next, &g);) next += kRec;
+    next = std::min(next, size_);
+    bool zero_page = false;
+    for (uint64_t p = (off + kPage - 1) / kPage * kPage; p + kPage <= next && !zero_page; p += kPage)
+      zero_page = AllZero(&file_[p], kPage);
+    const bool cut_at_page = frame_ok && end > size_ && next == size_ && size_ % kPage == 0;
+    if (!AllZero(&file_[off], next - off) && !zero_page && !cut_at_page) return std::nullopt;
+    Lose(off, next);
+    return next;
   }
-  std::vector<uint32_t> slot;  // seq -> 1 + index of its record (dense numbers: a table, no sort)
-  if (out.max_seq <= 4 * uint64_t(n) + 4096) {
-    slot.assign(out.max_seq + 1, 0);
+
+  const std::string& path_;
+  const unsigned char* file_;
+  uint64_t size_;
+  LogContents& out_;
+  std::vector<uint64_t> offsets_;
+};
+
+// Sequence numbers: each append takes the next one, so a number seen twice is damage and the first one
+// missing is where the log's knowledge ends (known_below).
+Status CheckSequence(const std::string& path, const std::vector<uint64_t>& offsets, LogContents* out) {
+  const size_t n = out->records.size();
+  if (n == 0) {
+    out->known_below = 1;
+    return {};
+  }
+  auto twice = [&](uint64_t seq, size_t i) {
+    return Damaged(path, offsets[i], "sequence number " + std::to_string(seq) + " twice");
+  };
+  uint64_t k = 1;
+  if (out->max_seq <= 4 * uint64_t(n) + 4096) {
+    std::vector<uint32_t> slot(out->max_seq + 1,
+                               0);  // seq -> 1 + index of its record (dense: a table, no sort)
     for (size_t i = 0; i < n; ++i) {
-      uint32_t& s = slot[out.records[i].seq];
-      if (s) return Damaged(path, offsets[i], "sequence number " + std::to_string(out.records[i].seq) + " twice");
+      uint32_t& s = slot[out->records[i].seq];
+      if (s) return twice(out->records[i].seq, i);
       s = uint32_t(i + 1);
     }
-    uint64_t k = 1;
-    while (k <= out.max_seq && slot[k]) ++k;
-    out.known_below = k;
+    while (k <= out->max_seq && slot[k]) ++k;
   } else {
     std::vector<std::pair<uint64_t, size_t>> seqs(n);
-    for (size_t i = 0; i < n; ++i) seqs[i] = {out.records[i].seq, i};
+    for (size_t i = 0; i < n; ++i) seqs[i] = {out->records[i].seq, i};
     std::sort(seqs.begin(), seqs.end());
-    uint64_t k = 1;
     for (size_t i = 0; i < n; ++i) {
-      if (i > 0 && seqs[i].first == seqs[i - 1].first)
-        return Damaged(path, offsets[seqs[i].second], "sequence number " + std::to_string(seqs[i].first) + " twice");
+      if (i > 0 && seqs[i].first == seqs[i - 1].first) return twice(seqs[i].first, seqs[i].second);
       if (seqs[i].first == k) ++k;
     }
-    out.known_below = k;
   }
+  out->known_below = k;
+  return {};
+}
+
+}  // namespace
+
+Result<LogContents> ReadExpectedLog(const std::string& path) {
+  LogContents out;
+  auto log = MappedLog::Open(path, sizeof out.header);
+  if (!log.ok()) return log.status();
+  std::memcpy(&out.header, (*log)->bytes(), sizeof out.header);
+  if (Status s = CheckHeader(path, out.header); !s.ok()) return s;
+  RecordScanner scanner(path, **log, &out);
+  if (Status s = scanner.Scan(); !s.ok()) return s;
+  if (Status s = CheckSequence(path, scanner.offsets(), &out); !s.ok()) return s;
   return out;
 }
 

@@ -5,28 +5,10 @@
 #include <string>
 
 namespace longpin {
-namespace {
-struct ErrnoEntry {
-  int value;
-  std::string_view name;
-};
-constexpr ErrnoEntry kErrnoNames[] = {
-    {EPERM, "EPERM"},   {ENOENT, "ENOENT"},       {EINTR, "EINTR"},     {EIO, "EIO"},
-    {ENXIO, "ENXIO"},   {E2BIG, "E2BIG"},         {EBADF, "EBADF"},     {EAGAIN, "EAGAIN"},
-    {ENOMEM, "ENOMEM"}, {EACCES, "EACCES"},       {EFAULT, "EFAULT"},   {EBUSY, "EBUSY"},
-    {EEXIST, "EEXIST"}, {ENODEV, "ENODEV"},       {ENOTDIR, "ENOTDIR"}, {EISDIR, "EISDIR"},
-    {EINVAL, "EINVAL"}, {ENFILE, "ENFILE"},       {EMFILE, "EMFILE"},   {ENOTTY, "ENOTTY"},
-    {EFBIG, "EFBIG"},   {ENOSPC, "ENOSPC"},       {ESPIPE, "ESPIPE"},   {EROFS, "EROFS"},
-    {EPIPE, "EPIPE"},   {ERANGE, "ERANGE"},       {ENOSYS, "ENOSYS"},   {EOPNOTSUPP, "EOPNOTSUPP"},
-    {ETIMEDOUT, "ETIMEDOUT"}, {ESHUTDOWN, "ESHUTDOWN"}, {EUCLEAN, "EUCLEAN"}, {EDQUOT, "EDQUOT"},
-    {ENOTBLK, "ENOTBLK"}, {ENODATA, "ENODATA"},   {ECANCELED, "ECANCELED"}, {EOVERFLOW, "EOVERFLOW"},
-    {ENOTSUP, "ENOTSUP"},
-};
-}  // namespace
 
 std::string_view ErrnoName(int err) {
-  for (const auto& e : kErrnoNames)
-    if (e.value == err) return e.name;
+  // glibc's own table (2.32+); 0 and negative numbers are no errno and get the fallback as well.
+  if (const char* name = err > 0 ? ::strerrorname_np(err) : nullptr) return name;
   // snprintf, not std::string concatenation: g++ 12 warns falsely (-Wrestrict) on "E" + std::to_string().
   thread_local char fallback[16];
   std::snprintf(fallback, sizeof fallback, "E%d", err);
@@ -34,8 +16,9 @@ std::string_view ErrnoName(int err) {
 }
 
 int ErrnoFromName(std::string_view name) {
-  for (const auto& e : kErrnoNames)
-    if (e.name == name) return e.value;
+  // Errno values are small (the kernel's end at 4095, glibc names fewer than 150): a scan is cheap.
+  for (int err = 1; err < 4096; ++err)
+    if (const char* known = ::strerrorname_np(err); known != nullptr && name == known) return err;
   return 0;
 }
 

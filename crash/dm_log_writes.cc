@@ -1,17 +1,18 @@
 #include "crash/dm_log_writes.h"
 
 #include <fcntl.h>
-#include <linux/dm-ioctl.h>
+#include <libdevmapper.h>
+#include <linux/dm-ioctl.h>  // DM_NAME_LEN
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
-#include <thread>
+#include <mutex>
 
 #include "core/scratch_fs.h"
 #include "core/subprocess.h"
@@ -20,49 +21,80 @@ namespace longpin {
 namespace {
 
 constexpr const char* kControl = "/dev/mapper/control";
-constexpr size_t kIoctlBuffer = 16384;
 
-// One ioctl buffer: struct dm_ioctl followed by its payload, 8-byte aligned as the kernel expects.
-struct DmBuffer {
-  alignas(8) char bytes[kIoctlBuffer];
-  dm_ioctl* io() { return reinterpret_cast<dm_ioctl*>(bytes); }
-  char* payload() { return bytes + sizeof(dm_ioctl); }
+// libdevmapper reports through a process-wide log function, to stderr by default: its errors become the
+// text of the Status that the call returns instead (the last one per thread), and nothing else is printed.
+thread_local std::string dm_last_error;
+
+// Its levels are syslog's (3: error, 7: debug) in the low bits, flags above them.
+constexpr int kDmLogLevelBits = 0xf, kDmLogError = 3;
+
+void KeepDmError(int level, const char* /*file*/, int /*line*/, int /*dm_errno*/, const char* f, ...) {
+  if ((level & kDmLogLevelBits) > kDmLogError) return;
+  char text[512];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(text, sizeof text, f, ap);
+  va_end(ap);
+  dm_last_error = text;
+}
+
+// The library's process-wide settings, made once before its first call. No udev synchronisation: nodes are
+// made by the library. The control descriptor stays open, so that marks from several threads never race to
+// open it.
+void InitDmLibrary() {
+  static const bool done = [] {
+    dm_log_with_errno_init(KeepDmError);
+    dm_udev_set_sync_support(0);
+    dm_hold_control_dev(1);
+    return true;
+  }();
+  (void)done;
+}
+
+// One libdevmapper task of `type` on device `name` (empty: none), destroyed with its owner.
+struct DmTask {
+  explicit DmTask(int type, const std::string& name = {}) {
+    InitDmLibrary();
+    task = dm_task_create(type);
+    if (task && !name.empty() && !dm_task_set_name(task, name.c_str())) {
+      dm_task_destroy(task);
+      task = nullptr;
+      setup_err = EINVAL;  // a name the library refuses
+    }
+  }
+  ~DmTask() {
+    if (task) dm_task_destroy(task);
+  }
+  DmTask(const DmTask&) = delete;
+  DmTask& operator=(const DmTask&) = delete;
+
+  // Runs the task; the error carries the ioctl's errno and the library's own words for what failed.
+  Status Run(const std::string& what) {
+    dm_last_error.clear();
+    // libdevmapper does not promise thread safety (process-wide caches of versions and majors behind its
+    // ioctls), and several syncer threads place marks at once: one task runs at a time.
+    static std::mutex run_mu;
+    std::unique_lock<std::mutex> one_at_a_time(run_mu);
+    if (task && dm_task_run(task)) return {};
+    one_at_a_time.unlock();
+    const int err = task ? dm_task_get_errno(task) : setup_err;
+    return Status(err ? err : EIO, dm_last_error.empty() ? what : what + " (" + dm_last_error + ")");
+  }
+  dm_task* task = nullptr;
+  int setup_err = ENOMEM;  // why there is no task, when there is none
 };
 
-void InitIoctl(DmBuffer& b, const std::string& name) {
-  std::memset(b.bytes, 0, sizeof(dm_ioctl));
-  dm_ioctl* io = b.io();
-  // Version 4.0.0: any kernel with the v4 interface accepts it (the kernel refuses a newer minor than its own).
-  io->version[0] = DM_VERSION_MAJOR;
-  io->data_size = kIoctlBuffer;
-  io->data_start = sizeof(dm_ioctl);
-  std::strncpy(io->name, name.c_str(), DM_NAME_LEN - 1);
-}
-
-Status DmCall(unsigned long request, DmBuffer& b, const std::string& op, const std::string& name) {
-  int fd = ::open(kControl, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(std::string("open ") + kControl);
-  const int rc = ::ioctl(fd, request, b.io());
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status(err, op + " " + name);
-  return {};
-}
-
 bool TargetRegistered(const char* target) {
-  DmBuffer b;
-  InitIoctl(b, "");
-  if (!DmCall(DM_LIST_VERSIONS, b, "DM_LIST_VERSIONS", "").ok()) return false;
-  const dm_ioctl* io = b.io();
-  if (io->data_size <= io->data_start) return false;
-  size_t off = io->data_start;
-  while (off + sizeof(dm_target_versions) < kIoctlBuffer) {
-    const auto* v = reinterpret_cast<const dm_target_versions*>(b.bytes + off);
+  DmTask t(DM_DEVICE_LIST_VERSIONS);
+  if (!t.Run("list device-mapper targets").ok()) return false;
+  const dm_versions* v = dm_task_get_versions(t.task);
+  if (v == nullptr) return false;
+  for (;;) {
     if (std::strcmp(v->name, target) == 0) return true;
-    if (v->next == 0) break;
-    off += v->next;
+    if (v->next == 0) return false;
+    v = reinterpret_cast<const dm_versions*>(reinterpret_cast<const char*>(v) + v->next);
   }
-  return false;
 }
 
 Result<uint64_t> DeviceSectors(const std::string& dev) {
@@ -87,57 +119,31 @@ std::optional<std::string> DmLogWritesUnavailableReason() {
   // answer before any device is made is worth one modprobe.
   if (HaveProgram("modprobe")) (void)RunCommand({"modprobe", "dm-log-writes"}, 30);
   if (TargetRegistered("log-writes")) return std::nullopt;
-  return std::string("the kernel has no log-writes device-mapper target (CONFIG_DM_LOG_WRITES; modprobe dm-log-writes failed)");
+  return std::string(
+      "the kernel has no log-writes device-mapper target (CONFIG_DM_LOG_WRITES; modprobe dm-log-writes "
+      "failed)");
 }
 
 Result<DmLogWrites> DmLogWrites::Create(const std::string& name, const std::string& data_device,
-                                        const std::string& log_device, const std::string& node_dir) {
+                                        const std::string& log_device) {
   if (name.size() >= DM_NAME_LEN) return Status(ENAMETOOLONG, "device-mapper name " + name);
   auto sectors = DeviceSectors(data_device);
   if (!sectors.ok()) return sectors.status();
-  DmLogWrites dm;
-  DmBuffer b;
-  InitIoctl(b, name);
-  if (Status s = DmCall(DM_DEV_CREATE, b, "DM_DEV_CREATE", name); !s.ok()) return s;
-  dm.name_ = name;  // from here on the destructor removes it
-  const dev_t dev = dev_t(b.io()->dev);
-  dm.sectors_ = *sectors;
-
-  InitIoctl(b, name);
-  b.io()->target_count = 1;
-  auto* spec = reinterpret_cast<dm_target_spec*>(b.payload());
-  std::memset(spec, 0, sizeof *spec);
-  spec->sector_start = 0;
-  spec->length = *sectors;
-  std::strncpy(spec->target_type, "log-writes", DM_MAX_TYPE_NAME - 1);
+  // With a table, DM_DEVICE_CREATE is create, load and resume in one; the library removes what it made
+  // when a later step fails, and stacks the node of the resumed device, made by dm_task_update_nodes.
   const std::string params = data_device + " " + log_device;
-  char* p = b.payload() + sizeof(dm_target_spec);
-  if (sizeof(dm_ioctl) + sizeof(dm_target_spec) + params.size() + 8 > kIoctlBuffer)
-    return Status(ENAMETOOLONG, "log-writes table for " + name);
-  std::memcpy(p, params.c_str(), params.size() + 1);
-  spec->next = uint32_t((sizeof(dm_target_spec) + params.size() + 1 + 7) & ~size_t(7));
-  if (Status s = DmCall(DM_TABLE_LOAD, b, "DM_TABLE_LOAD log-writes " + params + " for", name); !s.ok()) return s;
-  InitIoctl(b, name);  // flags 0: resume, which makes the loaded table live
-  if (Status s = DmCall(DM_DEV_SUSPEND, b, "DM_DEV_SUSPEND (resume)", name); !s.ok()) return s;
-
-  // devtmpfs names it dm-MINOR; without devtmpfs (or before its node appears) a node of our own serves.
-  const std::string dev_node = "/dev/dm-" + std::to_string(minor(dev));
-  for (int i = 0; i < 20; ++i) {
-    struct stat st {};
-    if (::stat(dev_node.c_str(), &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == dev) {
-      dm.device_path_ = dev_node;
-      return dm;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  dm.own_node_ = node_dir + "/" + name + ".dev";
-  ::unlink(dm.own_node_.c_str());
-  if (::mknod(dm.own_node_.c_str(), S_IFBLK | 0600, dev) != 0) {
-    Status s = Status::FromErrno("mknod " + dm.own_node_);
-    dm.own_node_.clear();
-    return s;
-  }
-  dm.device_path_ = dm.own_node_;
+  DmTask create(DM_DEVICE_CREATE, name);
+  if (create.task && !dm_task_add_target(create.task, 0, *sectors, "log-writes", params.c_str()))
+    return Status(ENOMEM, "log-writes table for " + name);
+  Status s = create.Run("create log-writes " + params + " as " + name);
+  dm_task_update_nodes();
+  if (!s.ok()) return s;
+  DmLogWrites dm;
+  dm.name_ = name;  // from here on the destructor removes it
+  dm.sectors_ = *sectors;
+  dm.device_path_ = std::string(dm_dir()) + "/" + name;
+  if (::access(dm.device_path_.c_str(), F_OK) != 0)
+    return Status::FromErrno("device node " + dm.device_path_);
   return dm;
 }
 
@@ -147,10 +153,8 @@ DmLogWrites& DmLogWrites::operator=(DmLogWrites&& o) noexcept {
     if (!name_.empty()) (void)Remove();
     name_ = std::move(o.name_);
     device_path_ = std::move(o.device_path_);
-    own_node_ = std::move(o.own_node_);
     sectors_ = o.sectors_;
     o.name_.clear();
-    o.own_node_.clear();
   }
   return *this;
 }
@@ -162,15 +166,11 @@ DmLogWrites::~DmLogWrites() {
 }
 
 Status DmLogWrites::Mark(const std::string& label) const {
-  DmBuffer b;
-  InitIoctl(b, name_);
-  auto* msg = reinterpret_cast<dm_target_msg*>(b.payload());
-  msg->sector = 0;
+  DmTask msg(DM_DEVICE_TARGET_MSG, name_);
   const std::string text = "mark " + label;
-  if (sizeof(dm_ioctl) + sizeof(dm_target_msg) + text.size() + 1 > kIoctlBuffer)
-    return Status(ENAMETOOLONG, "log-writes mark " + label);
-  std::memcpy(msg->message, text.c_str(), text.size() + 1);
-  return DmCall(DM_TARGET_MSG, b, "DM_TARGET_MSG mark to", name_);
+  if (msg.task && (!dm_task_set_sector(msg.task, 0) || !dm_task_set_message(msg.task, text.c_str())))
+    return Status(ENOMEM, "log-writes mark " + label);
+  return msg.Run("log-writes mark to " + name_);
 }
 
 Status DmLogWrites::Remove() {
@@ -180,43 +180,32 @@ Status DmLogWrites::Remove() {
     name_.clear();
     s = {};
   }
-  if (!own_node_.empty()) {
-    ::unlink(own_node_.c_str());
-    own_node_.clear();
-  }
   return s;
 }
 
 Status RemoveDmDevice(const std::string& name) {
-  Status s;
-  // EBUSY: an opener that is about to go (udev probing the new filesystem, a deferred close).
-  for (int i = 0; i < 50; ++i) {
-    DmBuffer b;
-    InitIoctl(b, name);
-    s = DmCall(DM_DEV_REMOVE, b, "DM_DEV_REMOVE", name);
-    if (s.ok() || s.err() != EBUSY) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  DmTask remove(DM_DEVICE_REMOVE, name);
+  // EBUSY: an opener that is about to go (udev probing the new filesystem, a deferred close); the library
+  // retries for about five seconds.
+  if (remove.task) (void)dm_task_retry_remove(remove.task);
+  Status s = remove.Run("remove device-mapper device " + name);
+  dm_task_update_nodes();  // the node in /dev/mapper goes with the device
   return s;
 }
 
 std::vector<std::string> ListDmDevices() {
   std::vector<std::string> out;
+  // Checked first: without device-mapper the library would try to make the control node itself.
   if (::access(kControl, R_OK | W_OK) != 0) return out;
-  DmBuffer b;
-  InitIoctl(b, "");
-  if (!DmCall(DM_LIST_DEVICES, b, "DM_LIST_DEVICES", "").ok()) return out;
-  const dm_ioctl* io = b.io();
-  if (io->data_size <= io->data_start) return out;
-  size_t off = io->data_start;
-  while (off + sizeof(dm_name_list) < kIoctlBuffer) {
-    const auto* n = reinterpret_cast<const dm_name_list*>(b.bytes + off);
-    if (n->dev == 0 && n->name[0] == 0) break;  // no devices
+  DmTask list(DM_DEVICE_LIST);
+  if (!list.Run("list device-mapper devices").ok()) return out;
+  const dm_names* n = dm_task_get_names(list.task);
+  if (n == nullptr || n->dev == 0) return out;  // no devices
+  for (;;) {
     out.emplace_back(n->name);
-    if (n->next == 0) break;
-    off += n->next;
+    if (n->next == 0) return out;
+    n = reinterpret_cast<const dm_names*>(reinterpret_cast<const char*>(n) + n->next);
   }
-  return out;
 }
 
 namespace {
@@ -262,7 +251,7 @@ Result<std::unique_ptr<LogWritesStack>> LogWritesStack::Create(const std::string
   auto log = AttachLoop(st->log_image_, false);
   if (!log.ok()) return WithCleanupError(log.status(), st->Remove());
   st->log_loop_fd_ = log->first;
-  auto dm = DmLogWrites::Create(kDmNamePrefix + run_tag, data->second, log->second, dir);
+  auto dm = DmLogWrites::Create(kDmNamePrefix + run_tag, data->second, log->second);
   if (!dm.ok()) return WithCleanupError(dm.status(), st->Remove());
   st->dm_ = std::move(*dm);
   return st;
@@ -305,7 +294,8 @@ Status LogWritesStack::Remove() {
   return s;
 }
 
-void RemoveStaleLogWritesDevice(const std::string& run_dir, bool dry_run, std::vector<CleanupAction>* actions) {
+void RemoveStaleLogWritesDevice(const std::string& run_dir, bool dry_run,
+                                std::vector<CleanupAction>* actions) {
   const std::string dm_name = kDmNamePrefix + run_dir.substr(run_dir.rfind("/run-") + 5);
   for (const auto& name : ListDmDevices()) {
     if (name != dm_name) continue;

@@ -2,8 +2,9 @@
 // appended, in the order it became durable, to a log device, and userspace can put marks into that log. The
 // crash model "log-writes" replays the log to each mark: every state a power cut at that point may leave.
 //
-// Driven through the device-mapper ioctls on /dev/mapper/control, not dmsetup: a mark after every sync must
-// cost microseconds, not a process start, and the tool must not depend on udev or on dmsetup being installed.
+// Driven through libdevmapper, not dmsetup: a mark after every sync must cost one ioctl, not a process start.
+// udev is not asked to do anything (a test guest has none): the library makes and removes the device's node
+// in /dev/mapper itself.
 #pragma once
 
 #include <atomic>
@@ -27,10 +28,10 @@ std::optional<std::string> DmLogWritesUnavailableReason();
 
 class DmLogWrites {
  public:
-  // Creates and activates "NAME: 0 SECTORS log-writes DATA LOG" (SECTORS: the data device's size).
-  // node_dir: where a device node is made when devtmpfs has none for it (no udev needed).
+  // Creates and activates "NAME: 0 SECTORS log-writes DATA LOG" (SECTORS: the data device's size); its node
+  // is /dev/mapper/NAME once this returns.
   static Result<DmLogWrites> Create(const std::string& name, const std::string& data_device,
-                                    const std::string& log_device, const std::string& node_dir);
+                                    const std::string& log_device);
   DmLogWrites() = default;
   DmLogWrites(DmLogWrites&& o) noexcept { *this = std::move(o); }
   DmLogWrites& operator=(DmLogWrites&& o) noexcept;
@@ -42,16 +43,17 @@ class DmLogWrites {
   const std::string& device_path() const { return device_path_; }  // the block device to mkfs and mount
   uint64_t sectors() const { return sectors_; }
 
-  // Appends a mark to the log (the target message "mark LABEL"). Thread-safe: one ioctl, no process. The
-  // kernel cuts a label at its sector size minus 33 bytes.
+  // Appends a mark to the log (the target message "mark LABEL"). Thread-safe once Create has returned (the
+  // library's control descriptor is open by then): one ioctl, no process. The kernel cuts a label at its
+  // sector size minus 33 bytes.
   Status Mark(const std::string& label) const;
   // Removes the device. The target's destructor logs everything still unflushed and a final mark
-  // "dm-log-writes-end", so the log is complete once this returns. Retries while something (udev's
-  // blkid) still holds the device open.
+  // "dm-log-writes-end", so the log is complete once this returns. Retries for a few seconds while something
+  // (udev's blkid, a deferred close) still holds the device open.
   Status Remove();
 
  private:
-  std::string name_, device_path_, own_node_;
+  std::string name_, device_path_;
   uint64_t sectors_ = 0;
 };
 
@@ -80,7 +82,9 @@ class LogWritesStack {
   uint64_t marks_placed() const { return marks_.load(); }
   uint64_t mark_failures() const { return mark_failures_.load(); }
   double mark_seconds_max() const { return double(mark_ns_max_.load()) / 1e9; }
-  double mark_seconds_mean() const { return marks_ ? double(mark_ns_total_.load()) / 1e9 / double(marks_.load()) : 0; }
+  double mark_seconds_mean() const {
+    return marks_ ? double(mark_ns_total_.load()) / 1e9 / double(marks_.load()) : 0;
+  }
   std::string first_mark_error() const;
 
   // Removes the dm device (which completes the log) and detaches both loop devices; the images stay.
@@ -105,6 +109,7 @@ Status RemoveDmDevice(const std::string& name);
 std::vector<std::string> ListDmDevices();
 // `longpin cleanup`: the dm-log-writes device of a dead run (longpin-<id> for run-<id>) outlives it and holds
 // its loop devices; removing it lets them go.
-void RemoveStaleLogWritesDevice(const std::string& run_dir, bool dry_run, std::vector<CleanupAction>* actions);
+void RemoveStaleLogWritesDevice(const std::string& run_dir, bool dry_run,
+                                std::vector<CleanupAction>* actions);
 
 }  // namespace longpin
