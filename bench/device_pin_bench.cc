@@ -52,15 +52,22 @@ void PinUnpin(benchmark::State& state, const char* pinner_name) {
   ::munmap(m, bytes);
   const double pages = double(bytes / page);
   state.SetItemsProcessed(int64_t(state.iterations()) * int64_t(pages));
-  state.counters["per_page"] = benchmark::Counter(pages, benchmark::Counter::kIsIterationInvariantRate |
-                                                             benchmark::Counter::kInvert);
+  state.counters["per_page"] =
+      benchmark::Counter(pages, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
-void BM_RdmaRegDereg(benchmark::State& state) { PinUnpin(state, "rdma"); }
-void BM_CudaHostRegisterUnregister(benchmark::State& state) { PinUnpin(state, "cuda"); }
+void BM_RdmaRegDereg(benchmark::State& state) {
+  PinUnpin(state, "rdma");
+}
+void BM_CudaHostRegisterUnregister(benchmark::State& state) {
+  PinUnpin(state, "cuda");
+}
 
 BENCHMARK(BM_RdmaRegDereg)->RangeMultiplier(4)->Range(4 << 10, 1 << 30)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_CudaHostRegisterUnregister)->RangeMultiplier(4)->Range(4 << 10, 1 << 30)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CudaHostRegisterUnregister)
+    ->RangeMultiplier(4)
+    ->Range(4 << 10, 1 << 30)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace longpin

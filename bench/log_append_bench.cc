@@ -4,9 +4,9 @@
 // writer (a 4 KiB write costs ~1 us), so the waits are an upper bound of what a run sees.
 //
 //   log_append_bench --benchmark_repetitions=3
-// Time is wall time per Append per thread (what each writer pays); appends_per_second is all threads together.
+// Time is wall time per Append per thread (what each writer pays); appends_per_second is all threads
+// together.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -63,10 +63,12 @@ void BM_LogAppend(benchmark::State& state) {
   const uint16_t writer = uint16_t(state.thread_index());
   uint64_t block = uint64_t(state.thread_index()) << 20, gen = 1;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(lane->Append(RecordType::kWrite, uint8_t(WriterKind::kPwrite), writer, 0, block, gen));
+    benchmark::DoNotOptimize(
+        lane->Append(RecordType::kWrite, uint8_t(WriterKind::kPwrite), writer, 0, block, gen));
     if ((++block & 0xffff) == 0) ++gen;
   }
-  state.counters["appends_per_second"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["appends_per_second"] =
+      benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["backpressure_waits"] = double(lane->backpressure_waits() - waits_before);
   state.counters["waits_per_M_appends"] =
       benchmark::Counter(1e6 * double(lane->backpressure_waits() - waits_before) / double(state.iterations()),

@@ -8,8 +8,6 @@
 // DIR must be a filesystem with O_DIRECT and sparse files (ext4, xfs); the target is created there and
 // removed at exit. BENCHMARKS.md has the command and the numbers.
 #include <benchmark/benchmark.h>
-
-#include "core/units.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +24,7 @@
 
 #include "core/block_stamp.h"
 #include "core/expected_log.h"
+#include "core/units.h"
 #include "verifiers/disk_reader.h"
 #include "verifiers/expected_state.h"
 
@@ -245,12 +244,14 @@ int main(int argc, char** argv) {
     uint64_t v = 0;
     if (arg.rfind("--dir=", 0) == 0) {
       dir = arg.substr(6);
-    } else if (arg.rfind("--size=", 0) == 0 && (v = ParseSize(arg.substr(7)).value_or(0)) != 0 && v >= kExtent) {
+    } else if (arg.rfind("--size=", 0) == 0 && (v = ParseSize(arg.substr(7)).value_or(0)) != 0 &&
+               v >= kExtent) {
       g_size = v / kExtent * kExtent;
-    } else if (arg.rfind("--written=", 0) == 0 && (v = ParseSize(arg.substr(10)).value_or(0)) != 0 && v >= kExtent) {
+    } else if (arg.rfind("--written=", 0) == 0 && (v = ParseSize(arg.substr(10)).value_or(0)) != 0 &&
+               v >= kExtent) {
       g_written = v / kExtent * kExtent;
-    } else if (arg.rfind("--block-size=", 0) == 0 && (v = ParseSize(arg.substr(13)).value_or(0)) != 0 && v >= 512 &&
-               v <= 65536 && (v & (v - 1)) == 0) {
+    } else if (arg.rfind("--block-size=", 0) == 0 && (v = ParseSize(arg.substr(13)).value_or(0)) != 0 &&
+               v >= 512 && v <= 65536 && (v & (v - 1)) == 0) {
       g_block_size = size_t(v);
     } else {
       std::fprintf(stderr, "sparse_scale_bench: bad argument %s\n", argv[i]);

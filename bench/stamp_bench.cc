@@ -178,8 +178,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         const std::string suffix = "/" + std::to_string(size);
         const double a = Median(ours + suffix), b = Median(ref + suffix);
         if (a <= 0 || b <= 0) continue;
-        std::printf("%-34s %-28s %12.2f %12.2f %8.2f\n", (ours + suffix).c_str(), (ref + suffix).c_str(), a / 1e9,
-                    b / 1e9, a / b);
+        std::printf("%-34s %-28s %12.2f %12.2f %8.2f\n", (ours + suffix).c_str(), (ref + suffix).c_str(),
+                    a / 1e9, b / 1e9, a / b);
       }
     }
     std::fflush(stdout);

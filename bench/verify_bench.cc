@@ -7,9 +7,6 @@
 // --stamp: write every block of FILE (StampBlock + pwrite, then fsync) and exit. Without it, FILE must hold
 // exactly that (same size, block size and the fixed run id below); a block that is not intact is an error.
 #include <benchmark/benchmark.h>
-
-#include "core/units.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +22,7 @@
 #include <vector>
 
 #include "core/block_stamp.h"
+#include "core/units.h"
 #include "verifiers/disk_reader.h"
 
 namespace longpin {
@@ -52,7 +50,8 @@ int Stamp() {
   for (uint64_t off = 0; off < g_size; off += kReadChunk) {
     const size_t len = size_t(std::min<uint64_t>(kReadChunk, g_size - off));
     for (size_t o = 0; o < len; o += g_block_size)
-      StampBlock(pattern, StampId{kRunId, (off + o) / g_block_size, 1, WriterKind::kPwrite, 0, 0}, buf.get() + o);
+      StampBlock(pattern, StampId{kRunId, (off + o) / g_block_size, 1, WriterKind::kPwrite, 0, 0},
+                 buf.get() + o);
     for (size_t done = 0; done < len;) {
       const ssize_t n = ::pwrite(fd, buf.get() + done, len - done, off_t(off + done));
       if (n <= 0) {
@@ -92,7 +91,13 @@ void BM_ReadAndClassify(benchmark::State& state) {
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(g_size));
 }
-BENCHMARK(BM_ReadAndClassify)->ArgName("threads")->Arg(1)->Arg(2)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReadAndClassify)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(0)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 // The same file read with the same requests and threads, without classifying: the reader's ceiling.
 void BM_ODirectRead(benchmark::State& state) {
@@ -107,7 +112,8 @@ void BM_ODirectRead(benchmark::State& state) {
     std::atomic<uint64_t> next{0};
     std::atomic<bool> failed{false};
     auto work = [&] {
-      std::unique_ptr<std::byte, FreeDeleter> buf(static_cast<std::byte*>(std::aligned_alloc(4096, kReadChunk)));
+      std::unique_ptr<std::byte, FreeDeleter> buf(
+          static_cast<std::byte*>(std::aligned_alloc(4096, kReadChunk)));
       for (uint64_t c; (c = next.fetch_add(1)) < chunks;) {
         const uint64_t off = c * kReadChunk;
         const size_t len = size_t(std::min<uint64_t>(kReadChunk, g_size - off));
@@ -141,8 +147,8 @@ int main(int argc, char** argv) {
       g_target = arg.substr(9);
     } else if (arg.rfind("--size=", 0) == 0 && (v = ParseSize(arg.substr(7)).value_or(0)) != 0 && v > 0) {
       g_size = v;
-    } else if (arg.rfind("--block-size=", 0) == 0 && (v = ParseSize(arg.substr(13)).value_or(0)) != 0 && v >= kMinBlockSize &&
-               v <= kMaxBlockSize && (v & (v - 1)) == 0) {
+    } else if (arg.rfind("--block-size=", 0) == 0 && (v = ParseSize(arg.substr(13)).value_or(0)) != 0 &&
+               v >= kMinBlockSize && v <= kMaxBlockSize && (v & (v - 1)) == 0) {
       g_block_size = size_t(v);
     } else if (arg == "--stamp") {
       stamp = true;

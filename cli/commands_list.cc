@@ -1,13 +1,13 @@
 #include "cli/commands_list.h"
 
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 
 #include "cli/job_file.h"
+#include "core/kernel_release.h"
 #include "core/measured_pin_kinds.h"
 #include "core/scratch_fs.h"
 #include "pinners/pinner.h"
@@ -15,11 +15,6 @@
 
 namespace longpin {
 namespace {
-
-std::string ThisKernelRelease() {
-  utsname u{};
-  return ::uname(&u) == 0 ? u.release : "";
-}
 
 // What a run on this kernel measured the pinner's pins to be (core/measured_pin_kinds.h).
 std::string MeasuredHere(const char* pinner, const std::string& kernel) {
@@ -110,7 +105,7 @@ MappingAvailability MappingHere(MappingKind m) {
 int ListCommand(const std::string& what) {
   if (what.empty() || what == "pinners") {
     std::printf("pinners (name, state, pin kind, measured here, what it is or why unavailable):\n");
-    const std::string kernel = ThisKernelRelease();
+    const std::string kernel = KernelRelease();
     std::vector<std::string> measured;
     int width = 0;
     for (const auto& p : PinnerRegistry()) {

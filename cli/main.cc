@@ -101,10 +101,8 @@ int Finish(const RunReport& finished, const OutputOptions& out, bool quiet) {
     report.reproduce = g_command_line + (g_seed_given ? "" : " --seed " + std::to_string(report.seed));
   const bool ktap = EmitReports(ReportDocument(report), out);
   if (!ktap) {
-    if (quiet)
-      std::printf("verdict: %s\n", VerdictName(report.verdict));
-    else
-      std::fputs(RenderSummary(report).c_str(), stdout);
+    if (quiet) std::printf("verdict: %s\n", VerdictName(report.verdict));
+    else std::fputs(RenderSummary(report).c_str(), stdout);
   }
   if (report.exit_code() != kExitPass && !report.reasons.empty())
     std::fprintf(stderr, "longpin: %s: %s\n", VerdictName(report.verdict), report.reasons.front().c_str());

@@ -85,14 +85,10 @@ std::optional<std::string> ParseWriters(RunConfig& cfg, const RunOptionText& t) 
         }
       }
       if (n < 0 || n > 64) return "--writers " + t.writers + ": count must be 0..64";
-      if (kind == "cpu")
-        cfg.writers.cpu = n;
-      else if (kind == "pwrite")
-        cfg.writers.pwrite = n;
-      else if (kind == "dma")
-        cfg.writers.dma = n;
-      else
-        return "--writers " + t.writers + ": unknown writer kind '" + kind + "' (cpu, pwrite, dma)";
+      if (kind == "cpu") cfg.writers.cpu = n;
+      else if (kind == "pwrite") cfg.writers.pwrite = n;
+      else if (kind == "dma") cfg.writers.dma = n;
+      else return "--writers " + t.writers + ": unknown writer kind '" + kind + "' (cpu, pwrite, dma)";
     }
   }
   return std::nullopt;
@@ -148,12 +144,9 @@ std::optional<std::string> ParseSyncAndTimes(RunConfig& cfg, const RunOptionText
 // How the pinner pins: access and hold.
 std::optional<std::string> ParsePinAccess(RunConfig& cfg, const RunOptionText& t) {
   if (!t.pin_access.empty()) {
-    if (t.pin_access == "rw")
-      cfg.pinner_options.access = PinAccess::kReadWrite;
-    else if (t.pin_access == "ro")
-      cfg.pinner_options.access = PinAccess::kReadOnly;
-    else
-      return "--pin-access " + t.pin_access + ": must be rw or ro";
+    if (t.pin_access == "rw") cfg.pinner_options.access = PinAccess::kReadWrite;
+    else if (t.pin_access == "ro") cfg.pinner_options.access = PinAccess::kReadOnly;
+    else return "--pin-access " + t.pin_access + ": must be rw or ro";
   }
   if (!t.pin_hold.empty()) {
     auto d = ParseDuration(t.pin_hold);
@@ -185,12 +178,9 @@ std::optional<std::string> CheckConflicts(RunConfig& cfg, const RunOptionText& t
     return "--pin-access ro: the " + cfg.pinner +
            " pinner always pins for writing (use rdma, cuda or vmsplice)";
   if (!t.contract.empty()) {
-    if (t.contract == "strict")
-      cfg.contract_strict = true;
-    else if (t.contract == "kernel")
-      cfg.contract_strict = false;
-    else
-      return "--contract " + t.contract + ": must be kernel or strict";
+    if (t.contract == "strict") cfg.contract_strict = true;
+    else if (t.contract == "kernel") cfg.contract_strict = false;
+    else return "--contract " + t.contract + ": must be kernel or strict";
   }
   return std::nullopt;
 }
@@ -249,16 +239,11 @@ std::optional<std::string> ParseMappingAndActors(RunConfig& cfg, const RunOption
 // The crash model and the exact target, if given.
 std::optional<std::string> ParseCrashAndTarget(RunConfig& cfg, const RunOptionText& t) {
   if (!t.crash.empty()) {
-    if (t.crash == "none")
-      cfg.crash = CrashKind::kNone;
-    else if (t.crash == "shutdown")
-      cfg.crash = CrashKind::kShutdown;
-    else if (t.crash == "power-cut")
-      cfg.crash = CrashKind::kPowerCut;
-    else if (t.crash == "log-writes")
-      cfg.crash = CrashKind::kLogWrites;
-    else
-      return "--crash " + t.crash + ": unknown crash model (none, shutdown, power-cut, log-writes)";
+    if (t.crash == "none") cfg.crash = CrashKind::kNone;
+    else if (t.crash == "shutdown") cfg.crash = CrashKind::kShutdown;
+    else if (t.crash == "power-cut") cfg.crash = CrashKind::kPowerCut;
+    else if (t.crash == "log-writes") cfg.crash = CrashKind::kLogWrites;
+    else return "--crash " + t.crash + ": unknown crash model (none, shutdown, power-cut, log-writes)";
   }
   if (!t.crash_at.empty()) {
     auto d = ParseDuration(t.crash_at);
@@ -371,10 +356,8 @@ std::optional<std::string> ExpandRounds(RunConfig& cfg, const RunOptionText& t) 
     // Counterbalanced (ABBA...): every other round runs the list backwards, so that a drift of the machine
     // over the run (a cold start, a filling journal) weighs on both kinds alike instead of on the first.
     for (int r = 0; r < cfg.rounds; ++r) {
-      if (r % 2)
-        order.insert(order.end(), cfg.phases.rbegin(), cfg.phases.rend());
-      else
-        order.insert(order.end(), cfg.phases.begin(), cfg.phases.end());
+      if (r % 2) order.insert(order.end(), cfg.phases.rbegin(), cfg.phases.rend());
+      else order.insert(order.end(), cfg.phases.begin(), cfg.phases.end());
     }
     cfg.phases = order;
     cfg.duration_s /= cfg.rounds;

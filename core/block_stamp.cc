@@ -46,30 +46,21 @@ uint64_t HeaderWord1(const StampId& id, size_t block_size) {
 
 const char* WriterKindName(WriterKind k) {
   switch (k) {
-    case WriterKind::kCpu:
-      return "cpu";
-    case WriterKind::kPwrite:
-      return "pwrite";
-    case WriterKind::kDma:
-      return "dma";
-    case WriterKind::kNone:
-      break;
+    case WriterKind::kCpu: return "cpu";
+    case WriterKind::kPwrite: return "pwrite";
+    case WriterKind::kDma: return "dma";
+    case WriterKind::kNone: break;
   }
   return "none";
 }
 
 const char* BlockClassName(BlockClass c) {
   switch (c) {
-    case BlockClass::kZero:
-      return "zero";
-    case BlockClass::kIntact:
-      return "intact";
-    case BlockClass::kTorn:
-      return "torn";
-    case BlockClass::kForeign:
-      return "foreign";
-    case BlockClass::kCorrupt:
-      return "corrupt";
+    case BlockClass::kZero: return "zero";
+    case BlockClass::kIntact: return "intact";
+    case BlockClass::kTorn: return "torn";
+    case BlockClass::kForeign: return "foreign";
+    case BlockClass::kCorrupt: return "corrupt";
   }
   return "?";
 }

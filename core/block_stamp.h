@@ -33,9 +33,9 @@ inline constexpr uint64_t kMaxPlausibleGeneration = 1ULL << 40;
 // Who wrote a block generation. Stored in the stamp and in the expected log.
 enum class WriterKind : uint8_t {
   kNone = 0,
-  kCpu = 1,      // CPU stores through the mapping
-  kPwrite = 2,   // pwrite through the file descriptor
-  kDma = 3,      // a device (or the kernel on its behalf) writing through a pin
+  kCpu = 1,     // CPU stores through the mapping
+  kPwrite = 2,  // pwrite through the file descriptor
+  kDma = 3,     // a device (or the kernel on its behalf) writing through a pin
 };
 const char* WriterKindName(WriterKind k);
 
@@ -70,24 +70,24 @@ void StampBlock(const StampPattern& pattern, const StampId& id, std::byte* dst);
 uint64_t PayloadKey(uint64_t run_id, uint64_t block, uint64_t generation);
 
 enum class BlockClass : uint8_t {
-  kZero,      // all zero: never reached disk
-  kIntact,    // one whole generation
-  kTorn,      // words of more than one generation (or of a generation and zeros)
-  kForeign,   // a valid stamp of another run or another block (misdirected or stale)
-  kCorrupt,   // words that belong to no generation
+  kZero,     // all zero: never reached disk
+  kIntact,   // one whole generation
+  kTorn,     // words of more than one generation (or of a generation and zeros)
+  kForeign,  // a valid stamp of another run or another block (misdirected or stale)
+  kCorrupt,  // words that belong to no generation
 };
 const char* BlockClassName(BlockClass c);
 
 struct BlockVerdict {
   BlockClass cls = BlockClass::kZero;
-  uint64_t generation = 0;      // intact: the generation; torn: the newest generation seen
-  uint64_t min_generation = 0;  // torn: the oldest generation seen (0 when zeros are part of the mix)
-  bool has_zero_words = false;  // torn: some words were zero
-  uint64_t found_block = 0;     // foreign: the block index in the stamp
-  uint64_t found_run = 0;       // foreign: the run id in the stamp
+  uint64_t generation = 0;              // intact: the generation; torn: the newest generation seen
+  uint64_t min_generation = 0;          // torn: the oldest generation seen (0 when zeros are part of the mix)
+  bool has_zero_words = false;          // torn: some words were zero
+  uint64_t found_block = 0;             // foreign: the block index in the stamp
+  uint64_t found_run = 0;               // foreign: the run id in the stamp
   WriterKind kind = WriterKind::kNone;  // intact: writer kind in the header
   uint32_t writer_id = 0;
-  uint64_t bad_word = 0;        // corrupt: first word index that belongs to no generation
+  uint64_t bad_word = 0;  // corrupt: first word index that belongs to no generation
 };
 
 // Classifies a block read back from disk as expected block `block` of `pattern`'s run. recent_epochs: pin
@@ -97,11 +97,12 @@ struct BlockVerdict {
 // the header or the tail can leave a generation only there, found by exact match of its check among 1..max
 // (searched up to kMaxGenerationSearch).
 //
-// Torn at any byte: without stable pages a copy of a page (dm-log-writes at submission, a bounce buffer) races
-// a writer's copy into it a byte at a time. A word that decodes to no generation is torn, not corrupt, when
-// each of its bytes is the same byte of a generation the block holds in whole words (or of zeros: where the
-// block holds zero words, or as one run at either end of the word). A bit flip is still corrupt unless the
-// flipped byte happens to equal another held generation's byte there (about 1 in 256 per other generation).
+// Torn at any byte: without stable pages a copy of a page (dm-log-writes at submission, a bounce buffer)
+// races a writer's copy into it a byte at a time. A word that decodes to no generation is torn, not corrupt,
+// when each of its bytes is the same byte of a generation the block holds in whole words (or of zeros: where
+// the block holds zero words, or as one run at either end of the word). A bit flip is still corrupt unless
+// the flipped byte happens to equal another held generation's byte there (about 1 in 256 per other
+// generation).
 BlockVerdict ClassifyBlock(const StampPattern& pattern, uint64_t block, const std::byte* data,
                            std::span<const uint32_t> recent_epochs = {}, uint64_t max_generation = 0);
 inline constexpr uint64_t kMaxGenerationSearch = 1u << 20;

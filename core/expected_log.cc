@@ -214,8 +214,7 @@ std::string ImpossibleRecord(const LogRecord& r, const LogFileHeader& h) {
     case RecordType::kUnpin:
     case RecordType::kPhase:
     case RecordType::kCrash:
-    case RecordType::kEnd:
-      return "";
+    case RecordType::kEnd: return "";
     case RecordType::kPunch:
       if (r.aux > 1) return "punch record with aux " + std::to_string(r.aux);
       return "";

@@ -21,19 +21,19 @@
 namespace longpin {
 
 enum class RecordType : uint8_t {
-  kWrite = 1,       // kind=WriterKind actor=writer id aux=pin epoch a=block b=generation
-  kSyncStart = 2,   // kind=SyncOpKind actor=syncer a=sync id b=monotonic ns aux=phase
-  kSyncEnd = 3,     // kind=SyncOpKind actor=syncer a=sync id b=duration ns aux=errno (0 = success)
-  kPin = 4,         // kind=pinner index actor=errno (0 = granted) aux=epoch a=offset b=bytes
-  kUnpin = 5,       // kind=pinner index aux=epoch a=offset b=bytes
-  kPhase = 6,       // kind=phase index a=monotonic ns aux=1 at start, 0 at end
-  kCrash = 7,       // a=monotonic ns: the crash model fired here
-  kWriteFailed = 8, // like kWrite: the write did not complete (aux=errno); promises nothing
-  kEnd = 9,         // the run closed the log cleanly: every write is in it
-  kPunch = 10,      // a=offset b=bytes: the range was punched out or truncated away (completed): it reads as
-                    // zeros until written again; writes before it promise nothing about the range.
-                    // aux=1: the same range's punch is starting (logged before the call): writes between the
-                    // two records, or through a pin taken before the end, were in flight across it
+  kWrite = 1,        // kind=WriterKind actor=writer id aux=pin epoch a=block b=generation
+  kSyncStart = 2,    // kind=SyncOpKind actor=syncer a=sync id b=monotonic ns aux=phase
+  kSyncEnd = 3,      // kind=SyncOpKind actor=syncer a=sync id b=duration ns aux=errno (0 = success)
+  kPin = 4,          // kind=pinner index actor=errno (0 = granted) aux=epoch a=offset b=bytes
+  kUnpin = 5,        // kind=pinner index aux=epoch a=offset b=bytes
+  kPhase = 6,        // kind=phase index a=monotonic ns aux=1 at start, 0 at end
+  kCrash = 7,        // a=monotonic ns: the crash model fired here
+  kWriteFailed = 8,  // like kWrite: the write did not complete (aux=errno); promises nothing
+  kEnd = 9,          // the run closed the log cleanly: every write is in it
+  kPunch = 10,       // a=offset b=bytes: the range was punched out or truncated away (completed): it reads as
+                     // zeros until written again; writes before it promise nothing about the range.
+                     // aux=1: the same range's punch is starting (logged before the call): writes between the
+                     // two records, or through a pin taken before the end, were in flight across it
 };
 
 struct LogRecord {
@@ -110,8 +110,8 @@ class LogLane {
 
   ExpectedLog* log_;
   std::unique_ptr<Chunk[]> chunks_;
-  uint64_t current_ = 0;                 // producer's chunk number (monotonic)
-  uint32_t fill_ = 0;                    // records in the current chunk
+  uint64_t current_ = 0;                            // producer's chunk number (monotonic)
+  uint32_t fill_ = 0;                               // records in the current chunk
   alignas(64) std::atomic<uint64_t> published_{0};  // chunks handed to the flusher
   alignas(64) std::atomic<uint64_t> drained_{0};    // chunks written out by the flusher
   uint64_t waits_ = 0;
@@ -123,8 +123,7 @@ class ExpectedLog {
   // Creates (O_EXCL) the log file at path. durable: the flusher fdatasyncs after each pass that wrote
   // anything (group commit), so what a lane published is on disk within one flusher period.
   static Result<std::unique_ptr<ExpectedLog>> Create(const std::string& path, uint64_t run_id,
-                                                     uint64_t block_size, uint64_t block_count,
-                                                     bool durable);
+                                                     uint64_t block_size, uint64_t block_count, bool durable);
   ~ExpectedLog();
   ExpectedLog(const ExpectedLog&) = delete;
   ExpectedLog& operator=(const ExpectedLog&) = delete;

@@ -70,7 +70,8 @@ void HangWatchdog::Loop() {
     for (const auto& s : slots_) {
       const uint64_t start = s->start_ns.load(std::memory_order_acquire);
       // An op that started after `now` was taken is young, not 584 years old.
-      if (!start || start > now || now - start <= threshold_ns_ || s->reported_start.load() == start) continue;
+      if (!start || start > now || now - start <= threshold_ns_ || s->reported_start.load() == start)
+        continue;
       s->reported_start.store(start);
       HangReport r;
       r.role = s->role;

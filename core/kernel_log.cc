@@ -52,20 +52,13 @@ const std::vector<Pattern>& Patterns() {
 
 const char* KernelEventClassName(KernelEventClass c) {
   switch (c) {
-    case KernelEventClass::kBug:
-      return "bug";
-    case KernelEventClass::kWarning:
-      return "warning";
-    case KernelEventClass::kOops:
-      return "oops";
-    case KernelEventClass::kHungTask:
-      return "hung_task";
-    case KernelEventClass::kFsError:
-      return "fs_error";
-    case KernelEventClass::kDataRisk:
-      return "data_risk";
-    case KernelEventClass::kExpected:
-      return "expected";
+    case KernelEventClass::kBug: return "bug";
+    case KernelEventClass::kWarning: return "warning";
+    case KernelEventClass::kOops: return "oops";
+    case KernelEventClass::kHungTask: return "hung_task";
+    case KernelEventClass::kFsError: return "fs_error";
+    case KernelEventClass::kDataRisk: return "data_risk";
+    case KernelEventClass::kExpected: return "expected";
   }
   return "?";
 }

@@ -28,7 +28,8 @@ class LatencyHistogram {
     if (ns > max_) max_ = ns;
   }
   void Merge(const LatencyHistogram& other);
-  // Records n samples known only by their bucket (a LiveLatency snapshot): each counts as the bucket's midpoint.
+  // Records n samples known only by their bucket (a LiveLatency snapshot): each counts as the bucket's
+  // midpoint.
   void RecordBucket(int bucket, uint64_t n);
 
   uint64_t count() const { return count_; }
@@ -66,8 +67,8 @@ class LatencyHistogram {
 };
 
 // LiveLatency: the same buckets, recorded by one thread while another reads them (the progress line's p99 so
-// far). Relaxed atomics with one writer each: a reader sees a slightly stale count, never a torn one. A class of
-// its own so that LatencyHistogram stays plain, copyable and mergeable for the report.
+// far). Relaxed atomics with one writer each: a reader sees a slightly stale count, never a torn one. A class
+// of its own so that LatencyHistogram stays plain, copyable and mergeable for the report.
 class LiveLatency {
  public:
   void Record(uint64_t ns) {

@@ -1,7 +1,5 @@
 #include "core/run_directory.h"
 
-#include "core/mount_table.h"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -15,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/mount_table.h"
 
 namespace longpin {
 namespace {
@@ -129,7 +128,8 @@ Result<RunDirectory> RunDirectory::OpenOwn(const std::string& path) {
 
 Status RunDirectory::Remove() const {
   for (const auto& mp : MountPoints())
-    if (mp.rfind(path_ + "/", 0) == 0) return Status(EBUSY, "remove " + path_ + ": " + mp + " is still mounted");
+    if (mp.rfind(path_ + "/", 0) == 0)
+      return Status(EBUSY, "remove " + path_ + ": " + mp + " is still mounted");
   RemoveTree(path_, nullptr, false);
   if (::access(path_.c_str(), F_OK) == 0) return Status(ENOTEMPTY, "remove " + path_);
   return {};

@@ -92,7 +92,8 @@ std::optional<std::string> FsUnavailableReason(FsType t) {
     auto loaded = RunCommand({"modprobe", "-q", FsTypeName(t)}, 30.0);
     if (!KernelHasFs(FsTypeName(t)))
       return std::string("kernel has no ") + FsTypeName(t) + " (not in /proc/filesystems, and `modprobe " +
-             FsTypeName(t) + "` " + (loaded.ok() && loaded->exit_code == 0 ? "loaded nothing" : "failed") + ")";
+             FsTypeName(t) + "` " + (loaded.ok() && loaded->exit_code == 0 ? "loaded nothing" : "failed") +
+             ")";
   }
   if (::access("/dev/loop-control", R_OK | W_OK) != 0) return std::string("no /dev/loop-control");
   return std::nullopt;
@@ -100,8 +101,8 @@ std::optional<std::string> FsUnavailableReason(FsType t) {
 
 Status EnterPrivateMountNamespace() {
   if (::unshare(CLONE_NEWNS) != 0) return Status::FromErrno("unshare(CLONE_NEWNS)");
-  // Slave, not private: our mounts stay invisible to the system, but an unmount on the host still reaches this
-  // namespace, so a running longpin never holds a user's filesystem alive after it was unmounted there.
+  // Slave, not private: our mounts stay invisible to the system, but an unmount on the host still reaches
+  // this namespace, so a running longpin never holds a user's filesystem alive after it was unmounted there.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
     return Status::FromErrno("make / a slave of the system's mounts in the new mount namespace");
   return {};
@@ -147,9 +148,10 @@ Result<std::pair<int, std::string>> AttachLoop(const std::string& image, bool re
   return last;
 }
 
-Result<std::unique_ptr<ScratchFs>> ScratchFs::Create(const std::string& dir, FsType type, uint64_t image_bytes,
-                                     const std::string& mount_options) {
-  if (auto why = FsUnavailableReason(type)) return Status(ENOTSUP, std::string(FsTypeName(type)) + ": " + *why);
+Result<std::unique_ptr<ScratchFs>> ScratchFs::Create(const std::string& dir, FsType type,
+                                                     uint64_t image_bytes, const std::string& mount_options) {
+  if (auto why = FsUnavailableReason(type))
+    return Status(ENOTSUP, std::string(FsTypeName(type)) + ": " + *why);
   std::unique_ptr<ScratchFs> fs(new ScratchFs);
   fs->dir_ = dir;
   fs->type_ = type;
@@ -168,8 +170,8 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::Create(const std::string& dir, FsT
   auto mk = RunCommand(MkfsArgv(type, fs->image_path_), 300);
   if (!mk.ok() || mk->exit_code != 0) {
     ::unlink(fs->image_path_.c_str());
-    return Status(EIO, std::string(MkfsProgram(type)) + " " + fs->image_path_ + " failed: " +
-                           (mk.ok() ? LastLine(mk->output) : mk.status().message()));
+    return Status(EIO, std::string(MkfsProgram(type)) + " " + fs->image_path_ +
+                           " failed: " + (mk.ok() ? LastLine(mk->output) : mk.status().message()));
   }
   auto loop = AttachLoop(fs->image_path_, false);
   if (!loop.ok()) {
@@ -190,7 +192,8 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::CreateOnDevice(const std::string& 
                                                              const std::string& mount_point, FsType type,
                                                              bool format, const std::string& mount_options,
                                                              const std::string& image_path) {
-  if (auto why = FsUnavailableReason(type)) return Status(ENOTSUP, std::string(FsTypeName(type)) + ": " + *why);
+  if (auto why = FsUnavailableReason(type))
+    return Status(ENOTSUP, std::string(FsTypeName(type)) + ": " + *why);
   std::unique_ptr<ScratchFs> fs(new ScratchFs);
   fs->type_ = type;
   fs->image_path_ = image_path;
@@ -201,10 +204,11 @@ Result<std::unique_ptr<ScratchFs>> ScratchFs::CreateOnDevice(const std::string& 
   if (format) {
     auto mk = RunCommand(MkfsArgv(type, device), 300);
     if (!mk.ok() || mk->exit_code != 0)
-      return Status(EIO, std::string(MkfsProgram(type)) + " " + device + " failed: " +
-                             (mk.ok() ? LastLine(mk->output) : mk.status().message()));
+      return Status(EIO, std::string(MkfsProgram(type)) + " " + device +
+                             " failed: " + (mk.ok() ? LastLine(mk->output) : mk.status().message()));
   }
-  if (::mkdir(mount_point.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + mount_point);
+  if (::mkdir(mount_point.c_str(), 0755) != 0 && errno != EEXIST)
+    return Status::FromErrno("mkdir " + mount_point);
   if (Status s = fs->Mount(); !s.ok()) {
     ::rmdir(mount_point.c_str());
     return s;
@@ -248,7 +252,10 @@ Status ScratchFs::Shutdown() {
   if (fd < 0) return Status::FromErrno("open " + mount_point_ + " for shutdown");
   uint32_t flags = FS_SHUTDOWN_FLAGS_NOLOGFLUSH;
   int rc = ::ioctl(fd, FS_IOC_SHUTDOWN, &flags);
-  Status s = rc == 0 ? Status{} : Status::FromErrno(std::string("FS_IOC_SHUTDOWN on ") + FsTypeName(type_) + " " + mount_point_);
+  Status s =
+      rc == 0
+          ? Status{}
+          : Status::FromErrno(std::string("FS_IOC_SHUTDOWN on ") + FsTypeName(type_) + " " + mount_point_);
   ::close(fd);
   return s;
 }

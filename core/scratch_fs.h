@@ -26,20 +26,22 @@ std::optional<FsType> ParseFsType(const std::string& name);
 std::optional<std::string> FsUnavailableReason(FsType t);
 
 // Puts the process in its own mount namespace with slave propagation, so its mounts are invisible to the
-// system and vanish when it dies, while the system's unmounts still reach it. Must be called before any thread is started.
+// system and vanish when it dies, while the system's unmounts still reach it. Must be called before any
+// thread is started.
 Status EnterPrivateMountNamespace();
 
 class ScratchFs {
  public:
   // dir: a directory longpin created for this run; the image is dir/fs.img and the mount point dir/mnt.
   static Result<std::unique_ptr<ScratchFs>> Create(const std::string& dir, FsType type, uint64_t image_bytes,
-                                   const std::string& mount_options);
+                                                   const std::string& mount_options);
   // Formats (format = true) and mounts a block device someone else prepared and owns (a dm-log-writes
   // device, the loop device of a replayed crash state) on mount_point, made if missing. Remove() unmounts and
   // removes the mount point only: the device and image_path (the file holding the device's bytes, where the
   // self-test plants faults; may be "") stay with their owner.
-  static Result<std::unique_ptr<ScratchFs>> CreateOnDevice(const std::string& device, const std::string& mount_point,
-                                                           FsType type, bool format, const std::string& mount_options,
+  static Result<std::unique_ptr<ScratchFs>> CreateOnDevice(const std::string& device,
+                                                           const std::string& mount_point, FsType type,
+                                                           bool format, const std::string& mount_options,
                                                            const std::string& image_path = "");
   ~ScratchFs();  // unmounts and detaches (the image file stays: Remove() or keep it)
   ScratchFs(const ScratchFs&) = delete;

@@ -25,7 +25,9 @@ constexpr uint64_t Fmix(uint64_t x) {
   x ^= x >> 31;
   return x;
 }
-constexpr uint64_t BlockBase(uint64_t run, uint64_t block) { return Fmix(run ^ Fmix(block + 0x6a09e667f3bcc909ULL)); }
+constexpr uint64_t BlockBase(uint64_t run, uint64_t block) {
+  return Fmix(run ^ Fmix(block + 0x6a09e667f3bcc909ULL));
+}
 // Payload word i of (run, block, gen) is pattern[i] ^ PayloadKey(run, block, gen).
 constexpr uint64_t PayloadKey(uint64_t run, uint64_t block, uint64_t gen) {
   return BlockBase(run, block) ^ gen * kGenMultiplier;

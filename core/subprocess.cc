@@ -32,7 +32,8 @@ std::string LastLine(const std::string& output) {
   size_t end = output.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return "";
   size_t start = output.rfind('\n', end);
-  return output.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return output.substr(start == std::string::npos ? 0 : start + 1,
+                       end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv, double timeout_s) {
@@ -69,7 +70,8 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv, double ti
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   char buf[4096];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       res.timed_out = true;
       ::kill(-pid, SIGKILL);

@@ -10,8 +10,8 @@
 namespace longpin {
 
 struct CommandResult {
-  int exit_code = -1;   // -1: did not exit normally (signal, timeout)
-  std::string output;   // stdout and stderr interleaved, at most 64 KiB kept
+  int exit_code = -1;  // -1: did not exit normally (signal, timeout)
+  std::string output;  // stdout and stderr interleaved, at most 64 KiB kept
   bool timed_out = false;
 };
 

@@ -1,9 +1,9 @@
 #include "core/units.h"
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cerrno>
 #include <cstdlib>
 
 namespace longpin {

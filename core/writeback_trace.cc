@@ -182,10 +182,8 @@ void AttributeEvents(std::span<const TraceEvent> events, std::span<SyncCallRecor
     if (it == order.begin()) continue;
     SyncCallRecord& r = records[*std::prev(it)];
     if (r.tid != ev.pid || ev.ts_ns > r.start_ns + r.duration_ns + kTimestampSlackNs) continue;
-    if (ev.kind == TraceEvent::Kind::kWritten)
-      r.pages_written += ev.pages;
-    else
-      r.pages_waited += uint32_t(ev.pages);
+    if (ev.kind == TraceEvent::Kind::kWritten) r.pages_written += ev.pages;
+    else r.pages_waited += uint32_t(ev.pages);
   }
 }
 

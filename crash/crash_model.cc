@@ -4,14 +4,10 @@ namespace longpin {
 
 const char* CrashModelName(CrashKind c) {
   switch (c) {
-    case CrashKind::kNone:
-      return "none";
-    case CrashKind::kShutdown:
-      return "shutdown";
-    case CrashKind::kPowerCut:
-      return "power-cut";
-    case CrashKind::kLogWrites:
-      return "log-writes";
+    case CrashKind::kNone: return "none";
+    case CrashKind::kShutdown: return "shutdown";
+    case CrashKind::kPowerCut: return "power-cut";
+    case CrashKind::kLogWrites: return "log-writes";
   }
   return "?";
 }
@@ -45,14 +41,10 @@ class NoCrash final : public CrashModel {
 
 std::unique_ptr<CrashModel> MakeCrashModel(CrashKind kind, const CrashModelOptions& options) {
   switch (kind) {
-    case CrashKind::kShutdown:
-      return MakeShutdownCrash(options);
-    case CrashKind::kPowerCut:
-      return MakePowerCutCrash();
-    case CrashKind::kLogWrites:
-      return MakeLogWritesCrash();
-    case CrashKind::kNone:
-      break;
+    case CrashKind::kShutdown: return MakeShutdownCrash(options);
+    case CrashKind::kPowerCut: return MakePowerCutCrash();
+    case CrashKind::kLogWrites: return MakeLogWritesCrash();
+    case CrashKind::kNone: break;
   }
   return std::make_unique<NoCrash>();
 }

@@ -81,6 +81,9 @@ struct CrashModelOptions {
 };
 std::unique_ptr<CrashModel> MakeCrashModel(CrashKind kind, const CrashModelOptions& options);
 
+// Whether the filesystem mounted at mount_point takes FS_IOC_SHUTDOWN (ext4, xfs; not btrfs everywhere).
+bool SupportsFsShutdown(const std::string& mount_point);
+
 // The models, for the factory.
 std::unique_ptr<CrashModel> MakeShutdownCrash(const CrashModelOptions& options);
 std::unique_ptr<CrashModel> MakePowerCutCrash();

@@ -40,10 +40,8 @@ void AddStates(const LogWritesCheck& r, RunReport& report) {
     v.kernel_violations += st.verification.kernel_violations;
     v.strict_misses += st.verification.strict_misses;
     for (const Violation& x : st.verification.violations) {
-      if (v.violations.size() < 1000)
-        v.violations.push_back(x);
-      else
-        ++v.violations_dropped;
+      if (v.violations.size() < 1000) v.violations.push_back(x);
+      else ++v.violations_dropped;
     }
     if (st.verification.kernel_violations > 0) {
       const Violation& f = st.verification.violations.front();

@@ -22,7 +22,9 @@ uint64_t Le64(const unsigned char* p) {
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
 }
-uint32_t Le32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+uint32_t Le32(const unsigned char* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
 
 Status ReadExact(int fd, void* buf, size_t len, uint64_t off, const std::string& what) {
   size_t done = 0;
@@ -32,7 +34,8 @@ Status ReadExact(int fd, void* buf, size_t len, uint64_t off, const std::string&
       if (errno == EINTR) continue;
       return Status::FromErrno("read " + what);
     }
-    if (n == 0) return Status(EIO, "read " + what + ": log ends early (at byte " + std::to_string(off + done) + ")");
+    if (n == 0)
+      return Status(EIO, "read " + what + ": log ends early (at byte " + std::to_string(off + done) + ")");
     done += size_t(n);
   }
   return {};
@@ -122,7 +125,8 @@ std::string SaveEvidence(const LogWritesCheckConfig& cfg, const std::string& tar
   for (const Violation& x : v.violations) {
     if (x.contract != "kernel" || n == kMaxBlocks) continue;
     if (::pread(in, buf.get(), bs, off_t(x.offset)) != ssize_t(bs)) continue;
-    const std::string path = cfg.work_dir + "/evidence-" + mark + "-block-" + std::to_string(x.block) + ".bin";
+    const std::string path =
+        cfg.work_dir + "/evidence-" + mark + "-block-" + std::to_string(x.block) + ".bin";
     int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) continue;
     if (WriteExact(out, buf.get(), bs, 0, path).ok()) {
@@ -136,8 +140,8 @@ std::string SaveEvidence(const LogWritesCheckConfig& cfg, const std::string& tar
 }
 
 // One crash state: snapshot the replay image, mount it with recovery, read the target, judge it.
-void CheckState(const LogWritesCheckConfig& cfg, const std::string& replay_image, const ExpectedState& expected,
-                bool plant, CrashStateCheck* out) {
+void CheckState(const LogWritesCheckConfig& cfg, const std::string& replay_image,
+                const ExpectedState& expected, bool plant, CrashStateCheck* out) {
   const std::string snap = cfg.work_dir + "/replay-state.img";
   const std::string mnt = cfg.work_dir + "/replay-mnt";
   if (Status s = SnapshotImage(replay_image, snap); !s.ok()) {
@@ -172,7 +176,8 @@ void CheckState(const LogWritesCheckConfig& cfg, const std::string& replay_image
       if (disk.ok() && out->verification.kernel_violations > 0 && !plant)
         out->evidence = SaveEvidence(cfg, target, out->mark, out->verification);
     }
-    if (Status s = (*fs)->Remove(); !s.ok() && out->error.empty()) out->error = "unmount the crash state: " + s.message();
+    if (Status s = (*fs)->Remove(); !s.ok() && out->error.empty())
+      out->error = "unmount the crash state: " + s.message();
   }
   ::ioctl(loop->first, LOOP_CLR_FD, 0);
   ::close(loop->first);
@@ -196,7 +201,8 @@ Result<LogWritesIndex> IndexLogWrites(const std::string& log_path) {
     if (magic != kLogWritesMagic)
       st = Status(EINVAL, log_path + ": not a dm-log-writes log (magic " + std::to_string(magic) + ")");
     else if (version != 1)
-      st = Status(EINVAL, log_path + ": dm-log-writes log version " + std::to_string(version) + " (this reader knows 1)");
+      st = Status(EINVAL, log_path + ": dm-log-writes log version " + std::to_string(version) +
+                              " (this reader knows 1)");
     else if (idx.sector_size < 512 || (idx.sector_size & (idx.sector_size - 1)) || idx.sector_size > 65536)
       st = Status(EINVAL, log_path + ": bad sector size " + std::to_string(idx.sector_size));
   }
@@ -251,7 +257,8 @@ Status ApplyLogWrites(int log_fd, const LogWritesIndex& index, size_t from, size
     if (!buf) buf.reset(new char[kChunk]);
     for (uint64_t done = 0; done < len;) {
       const size_t n = size_t(std::min<uint64_t>(kChunk, len - done));
-      if (Status s = ReadExact(log_fd, buf.get(), n, e.data_offset + done, "data of log entry " + std::to_string(e.index));
+      if (Status s = ReadExact(log_fd, buf.get(), n, e.data_offset + done,
+                               "data of log entry " + std::to_string(e.index));
           !s.ok())
         return s;
       if (Status s = WriteExact(image_fd, buf.get(), n, dst + done, "replay image"); !s.ok()) return s;
@@ -297,7 +304,8 @@ Result<LogWritesCheck> CheckLogWritesStates(const LogWritesCheckConfig& cfg) {
     return s;
   }
   Status st;
-  if (::ftruncate(img, off_t(cfg.data_bytes)) != 0) st = Status::FromErrno("size replay image " + replay_image);
+  if (::ftruncate(img, off_t(cfg.data_bytes)) != 0)
+    st = Status::FromErrno("size replay image " + replay_image);
   size_t applied = 0;
   uint64_t promise_seq = 0, promise_sync = 0;
   for (size_t i = 0; st.ok() && i < index->entries.size(); ++i) {

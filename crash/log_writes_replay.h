@@ -39,18 +39,18 @@ inline constexpr const char* kLogWritesEndMark = "dm-log-writes-end";
 
 struct LogWritesEntry {
   uint64_t index = 0;
-  uint64_t sector = 0;      // in units of the log's sector size
+  uint64_t sector = 0;  // in units of the log's sector size
   uint64_t nr_sectors = 0;
   uint64_t flags = 0;
-  uint64_t data_offset = 0; // byte offset of the written data in the log
-  std::string mark;         // the label of a mark entry
+  uint64_t data_offset = 0;  // byte offset of the written data in the log
+  std::string mark;          // the label of a mark entry
 };
 
 struct LogWritesIndex {
   uint32_t sector_size = 0;
   uint64_t nr_entries = 0;  // as the super block says
   std::vector<LogWritesEntry> entries;
-  bool complete = false;    // ends with the target's end mark (nothing was lost to a full log device)
+  bool complete = false;  // ends with the target's end mark (nothing was lost to a full log device)
 };
 
 // Reads the super block and every entry header (not the data). A log that is shorter than its super block
@@ -62,16 +62,16 @@ Status ApplyLogWrites(int log_fd, const LogWritesIndex& index, size_t from, size
 
 // One checked crash state.
 struct CrashStateCheck {
-  std::string mark;            // the label
-  uint64_t entry = 0;          // the mark's index in the log
-  uint64_t sync_id = 0;        // the sync that placed it
+  std::string mark;      // the label
+  uint64_t entry = 0;    // the mark's index in the log
+  uint64_t sync_id = 0;  // the sync that placed it
   uint64_t promise_sync_id = 0;
-  uint64_t promise_seq = 0;    // start seq of the newest sync marked so far
-  std::string error;           // could not be checked (snapshot, mount, read); "" = checked
+  uint64_t promise_seq = 0;  // start seq of the newest sync marked so far
+  std::string error;         // could not be checked (snapshot, mount, read); "" = checked
   Verification verification;
-  double seconds = 0;          // snapshot + mount (recovery) + read + judge + unmount
-  bool planted = false;        // the self-test planted faults in this state
-  std::string evidence;        // the blocks of the first kernel violations, saved raw (paths, space-separated)
+  double seconds = 0;    // snapshot + mount (recovery) + read + judge + unmount
+  bool planted = false;  // the self-test planted faults in this state
+  std::string evidence;  // the blocks of the first kernel violations, saved raw (paths, space-separated)
 };
 
 struct LogWritesCheck {
@@ -81,26 +81,27 @@ struct LogWritesCheck {
   std::vector<CrashStateCheck> states;  // one per mark with the sync prefix, in log order
   uint64_t kernel_violations = 0;       // summed over states
   uint64_t strict_misses = 0;
-  double seconds = 0;                   // the whole replay and check
+  double seconds = 0;  // the whole replay and check
   double states_per_second = 0;
 };
 
 // What the self-test does to one replayed state (the last one) before it is read: plant faults into
 // fs.image_path() with the filesystem unmounted, mount it again.
-using PlantInState = std::function<Status(ScratchFs& fs, const std::string& target_path, const ExpectedState& expected)>;
+using PlantInState =
+    std::function<Status(ScratchFs& fs, const std::string& target_path, const ExpectedState& expected)>;
 
 struct LogWritesCheckConfig {
-  std::string log_image;        // the log device's backing file
-  uint64_t data_bytes = 0;      // size of the data device; the replay starts from zeros of this size
-  std::string work_dir;         // replay image, snapshots and the mount point go here
+  std::string log_image;    // the log device's backing file
+  uint64_t data_bytes = 0;  // size of the data device; the replay starts from zeros of this size
+  std::string work_dir;     // replay image, snapshots and the mount point go here
   FsType fs = FsType::kXfs;
   std::string mount_options;
-  std::string target_name;      // the target's path relative to the filesystem's root
-  std::string mark_prefix;      // marks whose label is PREFIX<sync id> are crash states to check
+  std::string target_name;  // the target's path relative to the filesystem's root
+  std::string mark_prefix;  // marks whose label is PREFIX<sync id> are crash states to check
   const LogContents* log = nullptr;
   const StampPattern* pattern = nullptr;
   uint64_t block_count = 0;
-  PlantInState plant;           // empty: no planting
+  PlantInState plant;  // empty: no planting
 };
 
 // Replays the log once, front to back; at each sync mark checks the state against the lower bound of the

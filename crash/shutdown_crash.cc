@@ -31,6 +31,20 @@ Status ShutdownUserFilesystem(const std::string& mount_point) {
   return s;
 }
 
+}  // namespace
+
+// Probes without shutting down: an unknown flag is EINVAL where FS_IOC_SHUTDOWN exists.
+bool SupportsFsShutdown(const std::string& mount_point) {
+  const int dfd = ::open(mount_point.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return false;
+  uint32_t bad_flags = 0x7f;
+  const bool supported = ::ioctl(dfd, kFsIocShutdown, &bad_flags) != 0 && errno == EINVAL;
+  ::close(dfd);
+  return supported;
+}
+
+namespace {
+
 // FS_IOC_SHUTDOWN without flushing the filesystem's log at the crash point: what was not durable is lost
 // as in a crash, and the next mount recovers from the log. On the scratch filesystem the run unmounts and
 // mounts it and verifies at once; on the user's (--allow-shutdown-of) only the user may, and the check is
@@ -43,13 +57,8 @@ class ShutdownCrash final : public CrashModel {
   bool durable_state() const override { return !user_mount_point_.empty(); }
   bool fires() const override { return true; }
 
-  // Probes without shutting down: an unknown flag is EINVAL where FS_IOC_SHUTDOWN exists.
   Status Prepare(ScratchFs& scratch, const std::string& fs_name) override {
-    int dfd = ::open(scratch.mount_point().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    uint32_t bad_flags = 0x7f;
-    const bool supported = ::ioctl(dfd, kFsIocShutdown, &bad_flags) != 0 && errno == EINVAL;
-    ::close(dfd);
-    if (!supported)
+    if (!SupportsFsShutdown(scratch.mount_point()))
       return Status(ENOTSUP, "--crash shutdown: " + fs_name + " on this kernel has no FS_IOC_SHUTDOWN");
     return {};
   }

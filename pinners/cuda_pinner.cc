@@ -8,11 +8,11 @@
 #include <cstring>
 #include <map>
 
+#include "core/kernel_release.h"
 #include "pinners/cuda_stamp.h"
 
 #if LONGPIN_HAVE_CUDA
 #include <cuda_runtime_api.h>
-#include <sys/utsname.h>
 #include <sys/vfs.h>
 
 #include <cstdlib>
@@ -69,19 +69,15 @@ Result<CudaPinPlan> PlanCudaPin(const std::string& flags, const std::string& wri
     size_t comma = flags.find(',', start);
     if (comma == std::string::npos) comma = flags.size();
     const std::string f = flags.substr(start, comma - start);
-    if (f == "portable")
-      plan.register_flags |= kCudaRegisterPortable;
-    else if (f == "mapped")
-      plan.register_flags |= kCudaRegisterMapped;
-    else if (f == "readonly")
-      plan.register_flags |= kCudaRegisterReadOnly;
+    if (f == "portable") plan.register_flags |= kCudaRegisterPortable;
+    else if (f == "mapped") plan.register_flags |= kCudaRegisterMapped;
+    else if (f == "readonly") plan.register_flags |= kCudaRegisterReadOnly;
     else if (!f.empty() && f != "default")
       return Status(EINVAL, "--cuda-flags " + flags + ": unknown flag '" + f +
                                 "' (default, portable, mapped, readonly)");
     start = comma + 1;
   }
-  if (write == "kernel")
-    plan.write = CudaWriteMode::kKernel;
+  if (write == "kernel") plan.write = CudaWriteMode::kKernel;
   else if (!write.empty() && write != "copy")
     return Status(EINVAL, "--cuda-write " + write + ": must be copy or kernel");
   if (access == PinAccess::kReadOnly) plan.register_flags |= kCudaRegisterReadOnly;
@@ -93,31 +89,20 @@ Result<CudaPinPlan> PlanCudaPin(const std::string& flags, const std::string& wri
 int CudaErrorErrno(int cuda_error) {
   // The runtime's enum values (driver_types.h), stable across releases; static_asserts below where built.
   switch (cuda_error) {
-    case 0:
-      return 0;
-    case 1:
-      return EINVAL;  // cudaErrorInvalidValue
-    case 2:
-      return ENOMEM;  // cudaErrorMemoryAllocation
-    case 3:           // cudaErrorInitializationError
-    case 35:          // cudaErrorInsufficientDriver
-    case 100:         // cudaErrorNoDevice
-    case 803:
-      return ENODEV;  // cudaErrorSystemDriverMismatch
-    case 46:
-      return EBUSY;  // cudaErrorDevicesUnavailable
-    case 700:
-      return EFAULT;  // cudaErrorIllegalAddress
-    case 712:
-      return EEXIST;  // cudaErrorHostMemoryAlreadyRegistered
-    case 713:
-      return ENOENT;  // cudaErrorHostMemoryNotRegistered
-    case 800:
-      return EPERM;  // cudaErrorNotPermitted
-    case 801:
-      return EOPNOTSUPP;  // cudaErrorNotSupported
-    default:
-      return EIO;
+    case 0: return 0;
+    case 1: return EINVAL;        // cudaErrorInvalidValue
+    case 2: return ENOMEM;        // cudaErrorMemoryAllocation
+    case 3:                       // cudaErrorInitializationError
+    case 35:                      // cudaErrorInsufficientDriver
+    case 100:                     // cudaErrorNoDevice
+    case 803: return ENODEV;      // cudaErrorSystemDriverMismatch
+    case 46: return EBUSY;        // cudaErrorDevicesUnavailable
+    case 700: return EFAULT;      // cudaErrorIllegalAddress
+    case 712: return EEXIST;      // cudaErrorHostMemoryAlreadyRegistered
+    case 713: return ENOENT;      // cudaErrorHostMemoryNotRegistered
+    case 800: return EPERM;       // cudaErrorNotPermitted
+    case 801: return EOPNOTSUPP;  // cudaErrorNotSupported
+    default: return EIO;
   }
 }
 
@@ -133,14 +118,10 @@ std::string CudaErrorLabel(int cuda_error, const char* error_name) {
 // The oldest driver branch that runs a CUDA runtime of this major version (minor version compatibility).
 int MinimumDriverBranch(int runtime_version) {
   switch (runtime_version / 1000) {
-    case 11:
-      return 450;
-    case 12:
-      return 525;
-    case 13:
-      return 580;
-    default:
-      return 0;
+    case 11: return 450;
+    case 12: return 525;
+    case 13: return 580;
+    default: return 0;
   }
 }
 
@@ -199,8 +180,7 @@ std::string CudaUnavailableReason(int cuda_error, const char* error_name, int de
     case 999:  // cudaErrorUnknown
       return prefix + driver + " is loaded but the CUDA runtime failed to initialise (" + err +
              "): see nvidia-smi and the kernel log's NVRM lines";
-    default:
-      return prefix + "cudaGetDeviceCount failed with " + err + " (" + driver + ")";
+    default: return prefix + "cudaGetDeviceCount failed with " + err + " (" + driver + ")";
   }
 }
 
@@ -236,8 +216,7 @@ std::string CudaRegisterRefusal(int cuda_error, const CudaRegisterContext& c) {
              "them out of movable/CMA memory";
     case 801:  // cudaErrorNotSupported
       return "this GPU or platform cannot register this memory with these flags";
-    default:
-      return {};
+    default: return {};
   }
 }
 
@@ -318,8 +297,7 @@ namespace {
 CudaRegisterContext RegisterContext(const PinTarget& t, const CudaPinPlan& plan) {
   CudaRegisterContext c;
   c.writable = !(plan.register_flags & kCudaRegisterReadOnly);
-  utsname u{};
-  if (::uname(&u) == 0) c.kernel_version = ParseKernelVersion(u.release);
+  c.kernel_version = ParseKernelVersion(KernelRelease());
   const auto addr = reinterpret_cast<uintptr_t>(t.base);
   if (std::FILE* maps = std::fopen("/proc/self/maps", "re")) {
     char line[4096];
@@ -337,26 +315,13 @@ CudaRegisterContext RegisterContext(const PinTarget& t, const CudaPinPlan& plan)
   struct statfs sf {};
   if (t.fd >= 0 && ::fstatfs(t.fd, &sf) == 0) {
     switch (static_cast<unsigned long>(sf.f_type)) {
-      case 0x01021994:
-        fs = "tmpfs/memfd";
-        break;  // TMPFS_MAGIC
-      case 0x958458f6:
-        fs = "hugetlbfs";
-        break;  // HUGETLBFS_MAGIC
-      case 0xef53:
-        fs = "ext4";
-        break;
-      case 0x58465342:
-        fs = "xfs";
-        break;
-      case 0x9123683e:
-        fs = "btrfs";
-        break;
-      case 0xf2f52010:
-        fs = "f2fs";
-        break;
-      default:
-        break;
+      case 0x01021994: fs = "tmpfs/memfd"; break;  // TMPFS_MAGIC
+      case 0x958458f6: fs = "hugetlbfs"; break;    // HUGETLBFS_MAGIC
+      case 0xef53: fs = "ext4"; break;
+      case 0x58465342: fs = "xfs"; break;
+      case 0x9123683e: fs = "btrfs"; break;
+      case 0xf2f52010: fs = "f2fs"; break;
+      default: break;
     }
     c.file_backed = fs != "tmpfs/memfd" && fs != "hugetlbfs";
   }

@@ -20,7 +20,8 @@ __global__ void StampPayloadKernel(StampArgs a, uint64_t* dst) {
 __global__ void StampEndsKernel(StampArgs a, uint64_t* dst) {
   const uint64_t t = threadIdx.x;
   if (t < kHeaderWords) dst[t] = StampWord(a, t);
-  else if (t < kHeaderWords + 2) dst[a.words - 2 + (t - kHeaderWords)] = StampWord(a, a.words - 2 + (t - kHeaderWords));
+  else if (t < kHeaderWords + 2)
+    dst[a.words - 2 + (t - kHeaderWords)] = StampWord(a, a.words - 2 + (t - kHeaderWords));
 }
 
 }  // namespace

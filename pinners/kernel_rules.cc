@@ -4,13 +4,13 @@
 #include "pinners/kernel_rules.h"
 
 #include <limits.h>
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <set>
 
+#include "core/kernel_release.h"
 #include "pinners/kernel_rules_detail.h"
 
 namespace longpin {
@@ -222,9 +222,7 @@ std::optional<KernelVersion> RunningKernelVersion() {
   std::string text;
   if (std::getline(f, text))
     if (auto v = ParseProcVersion(text)) return v;
-  utsname u{};
-  if (::uname(&u) != 0) return std::nullopt;
-  return ParseKernelRelease(u.release);
+  return ParseKernelRelease(KernelRelease());
 }
 
 std::string ToString(KernelVersion v) {

@@ -74,23 +74,16 @@ int RdmaIbvAccessFlags(const RdmaMrAccess& a) {
 
 int RdmaCompletionErrno(int ibv_wc_status) {
   switch (ibv_wc_status) {
-    case IBV_WC_SUCCESS:
-      return 0;
-    case IBV_WC_REM_ACCESS_ERR:
-      return EACCES;
+    case IBV_WC_SUCCESS: return 0;
+    case IBV_WC_REM_ACCESS_ERR: return EACCES;
     case IBV_WC_LOC_PROT_ERR:
-    case IBV_WC_LOC_ACCESS_ERR:
-      return EFAULT;
+    case IBV_WC_LOC_ACCESS_ERR: return EFAULT;
     case IBV_WC_RETRY_EXC_ERR:
-    case IBV_WC_RNR_RETRY_EXC_ERR:
-      return ETIMEDOUT;
-    case IBV_WC_WR_FLUSH_ERR:
-      return ECANCELED;
+    case IBV_WC_RNR_RETRY_EXC_ERR: return ETIMEDOUT;
+    case IBV_WC_WR_FLUSH_ERR: return ECANCELED;
     case IBV_WC_REM_INV_REQ_ERR:
-    case IBV_WC_LOC_LEN_ERR:
-      return EINVAL;
-    default:
-      return EIO;
+    case IBV_WC_LOC_LEN_ERR: return EINVAL;
+    default: return EIO;
   }
 }
 

@@ -111,16 +111,11 @@ const char* PinAccessName(PinAccess a) {
 
 const char* PinReferenceName(PinReference r) {
   switch (r) {
-    case PinReference::kNone:
-      return "none";
-    case PinReference::kFollGet:
-      return "FOLL_GET";
-    case PinReference::kFollPin:
-      return "FOLL_PIN";
-    case PinReference::kFollPinLongterm:
-      return "FOLL_PIN|FOLL_LONGTERM";
-    case PinReference::kMmuNotifier:
-      return "mmu-notifier (no pin)";
+    case PinReference::kNone: return "none";
+    case PinReference::kFollGet: return "FOLL_GET";
+    case PinReference::kFollPin: return "FOLL_PIN";
+    case PinReference::kFollPinLongterm: return "FOLL_PIN|FOLL_LONGTERM";
+    case PinReference::kMmuNotifier: return "mmu-notifier (no pin)";
   }
   return "?";
 }

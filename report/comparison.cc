@@ -1,9 +1,9 @@
 #include "report/comparison.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/split_mix.h"
 
@@ -48,7 +48,8 @@ uint64_t Resample(const std::vector<PhaseSamples>& phases, SplitMix& rng, std::v
     const PhaseSamples& p = phases[rng.Next() % phases.size()];
     for (uint64_t k = 0; k < p.count; ++k) {
       const uint64_t r = rng.Next() % p.count;
-      const size_t at = size_t(std::upper_bound(p.cumulative.begin(), p.cumulative.end(), r) - p.cumulative.begin());
+      const size_t at =
+          size_t(std::upper_bound(p.cumulative.begin(), p.cumulative.end(), r) - p.cumulative.begin());
       ++counts[size_t(p.bucket[at])];
     }
     n += p.count;
@@ -71,7 +72,8 @@ std::vector<PhaseSamples> PhasesOf(const std::vector<LatencyHistogram>& hs) {
 
 }  // namespace
 
-std::optional<SyncComparison> CompareLatency(const std::string& op, const std::vector<LatencyHistogram>& baseline,
+std::optional<SyncComparison> CompareLatency(const std::string& op,
+                                             const std::vector<LatencyHistogram>& baseline,
                                              const std::vector<LatencyHistogram>& pinned, uint64_t seed,
                                              uint64_t min_samples, int reps) {
   const std::vector<PhaseSamples> b = PhasesOf(baseline), p = PhasesOf(pinned);

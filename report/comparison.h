@@ -1,6 +1,6 @@
-// The pinned/baseline comparison of sync latency: the ratio of p50, p99 and p99.9 of the pooled phases of each
-// kind (interleaved rounds, --rounds), each with a bootstrap 95% confidence interval, so that a report says
-// whether pins made syncs slower or whether no difference is detectable on this machine.
+// The pinned/baseline comparison of sync latency: the ratio of p50, p99 and p99.9 of the pooled phases of
+// each kind (interleaved rounds, --rounds), each with a bootstrap 95% confidence interval, so that a report
+// says whether pins made syncs slower or whether no difference is detectable on this machine.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +28,10 @@ struct SyncComparison {
 // nullopt when either side has fewer than min_samples syncs (a ratio of a handful of samples says nothing).
 // baseline and pinned hold one histogram per phase. The interval comes from a two-stage (cluster) bootstrap:
 // each resample draws the phases of a kind with replacement, then each drawn phase's syncs from its own
-// histogram (at bucket midpoints), so that a difference between phases of the same kind (a machine that drifts,
-// a cold start) widens the interval instead of reading as an effect of the pins.
-std::optional<SyncComparison> CompareLatency(const std::string& op, const std::vector<LatencyHistogram>& baseline,
+// histogram (at bucket midpoints), so that a difference between phases of the same kind (a machine that
+// drifts, a cold start) widens the interval instead of reading as an effect of the pins.
+std::optional<SyncComparison> CompareLatency(const std::string& op,
+                                             const std::vector<LatencyHistogram>& baseline,
                                              const std::vector<LatencyHistogram>& pinned, uint64_t seed,
                                              uint64_t min_samples = 20, int reps = 1000);
 

@@ -274,10 +274,8 @@ std::vector<ReportCase> RunCases(const json& run) {
 std::string MarkedCellOutcome(const json& cell) {
   std::string out = TextAt(cell, "outcome", TextAt(Member(cell, "report"), "verdict", "no outcome"));
   const json& expected = Member(cell, "as_expected");
-  if (expected.is_boolean())
-    out += expected.get<bool>() ? " [ok]" : " [UNEXPECTED]";
-  else if (TextAt(cell, "judgement").rfind("no rule", 0) == 0)
-    out += " [no rule]";
+  if (expected.is_boolean()) out += expected.get<bool>() ? " [ok]" : " [UNEXPECTED]";
+  else if (TextAt(cell, "judgement").rfind("no rule", 0) == 0) out += " [no rule]";
   return out;
 }
 

@@ -28,8 +28,7 @@ void AppendCase(std::string& out, const ReportCase& c, std::string_view classnam
   const std::string body = EscapeMarkup(details);
   switch (c.result) {
     case ReportCase::Result::kPass:
-    case ReportCase::Result::kXfail:
-      break;
+    case ReportCase::Result::kXfail: break;
     case ReportCase::Result::kSkip:
       out += "      <skipped";
       AppendAttribute(out, "message", c.message);
@@ -88,30 +87,16 @@ std::string EscapeMarkup(std::string_view text) {
     const auto byte = static_cast<unsigned char>(text[i]);
     if (byte < 0x80) {
       switch (byte) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&quot;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
         case '\t':
-        case '\n':
-          out += char(byte);
-          break;
+        case '\n': out += char(byte); break;
         default:
-          if (byte < 0x20 || byte == 0x7f)
-            out += fmt::format("\\x{:02x}", byte);
-          else
-            out += char(byte);
+          if (byte < 0x20 || byte == 0x7f) out += fmt::format("\\x{:02x}", byte);
+          else out += char(byte);
       }
       ++i;
       continue;

@@ -31,15 +31,11 @@ std::string PathPart(const std::string& s) {
 const char* Status(const report_detail::ReportCase& c) {
   using R = report_detail::ReportCase::Result;
   switch (c.result) {
-    case R::kFail:
-      return "FAIL";
-    case R::kError:
-      return "ERROR";
+    case R::kFail: return "FAIL";
+    case R::kError: return "ERROR";
     case R::kPass:
-    case R::kXfail:
-      return "PASS";
-    case R::kSkip:
-      return "SKIP";
+    case R::kXfail: return "PASS";
+    case R::kSkip: return "SKIP";
   }
   return "ERROR";
 }

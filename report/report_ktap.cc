@@ -122,8 +122,7 @@ std::string RenderKtap(const nlohmann::json& doc) {
     kernel.name = kernels[k];
     for (const json* cell : by_kernel[k]) {
       const ReportCase c = CellCase(*cell);
-      if (c.result == ReportCase::Result::kFail)
-        kernel.result = ReportCase::Result::kFail;
+      if (c.result == ReportCase::Result::kFail) kernel.result = ReportCase::Result::kFail;
       else if (c.result == ReportCase::Result::kError && kernel.result != ReportCase::Result::kFail)
         kernel.result = ReportCase::Result::kError;
     }

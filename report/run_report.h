@@ -16,14 +16,13 @@
 #include "core/pin_counters.h"
 #include "core/writeback_trace.h"
 #include "report/comparison.h"
+#include "report/verdict.h"
 #include "verifiers/fault_planter.h"
 #include "verifiers/oracle.h"
-#include "report/verdict.h"
 
 namespace longpin {
 
 inline constexpr int kReportSchemaVersion = 1;
-
 
 struct PinStats {
   std::string pinner = "none";

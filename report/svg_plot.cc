@@ -122,8 +122,7 @@ void Chart::PinsAndCrash(const std::vector<PinWindow>& pins, double crash_ms) {
   for (const auto& s : spans) {
     if (!merged.empty() && s.first <= merged.back().second + 0.5)
       merged.back().second = std::max(merged.back().second, s.second);
-    else
-      merged.push_back(s);
+    else merged.push_back(s);
   }
   for (const auto& [from, to] : merged)
     body_ += fmt::format(

@@ -8,22 +8,14 @@ namespace longpin {
 
 const char* VerdictName(Verdict v) {
   switch (v) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kPending:
-      return "pending";
-    case Verdict::kInterrupted:
-      return "interrupted";
-    case Verdict::kSkip:
-      return "skip";
-    case Verdict::kRefused:
-      return "refused";
-    case Verdict::kError:
-      return "error";
-    case Verdict::kBadInput:
-      return "error";
-    case Verdict::kFail:
-      return "fail";
+    case Verdict::kPass: return "pass";
+    case Verdict::kPending: return "pending";
+    case Verdict::kInterrupted: return "interrupted";
+    case Verdict::kSkip: return "skip";
+    case Verdict::kRefused: return "refused";
+    case Verdict::kError: return "error";
+    case Verdict::kBadInput: return "error";
+    case Verdict::kFail: return "fail";
   }
   return "error";
 }
@@ -42,19 +34,13 @@ Verdict WorseVerdict(Verdict a, Verdict b) {
 int ExitCodeOf(Verdict v) {
   switch (v) {
     case Verdict::kPass:
-    case Verdict::kPending:
-      return kExitPass;
-    case Verdict::kInterrupted:
-      return kExitInterrupted;
+    case Verdict::kPending: return kExitPass;
+    case Verdict::kInterrupted: return kExitInterrupted;
     case Verdict::kSkip:
-    case Verdict::kRefused:
-      return kExitCannotRun;
-    case Verdict::kError:
-      return kExitError;
-    case Verdict::kBadInput:
-      return kExitUsage;
-    case Verdict::kFail:
-      return kExitFail;
+    case Verdict::kRefused: return kExitCannotRun;
+    case Verdict::kError: return kExitError;
+    case Verdict::kBadInput: return kExitUsage;
+    case Verdict::kFail: return kExitFail;
   }
   return kExitError;
 }

@@ -10,16 +10,11 @@ namespace longpin {
 
 const char* SyncOpName(SyncOpKind op) {
   switch (op) {
-    case SyncOpKind::kFsync:
-      return "fsync";
-    case SyncOpKind::kFdatasync:
-      return "fdatasync";
-    case SyncOpKind::kMsync:
-      return "msync";
-    case SyncOpKind::kSyncFileRange:
-      return "sync_file_range";
-    case SyncOpKind::kSyncfs:
-      return "syncfs";
+    case SyncOpKind::kFsync: return "fsync";
+    case SyncOpKind::kFdatasync: return "fdatasync";
+    case SyncOpKind::kMsync: return "msync";
+    case SyncOpKind::kSyncFileRange: return "sync_file_range";
+    case SyncOpKind::kSyncfs: return "syncfs";
   }
   return "?";
 }
@@ -92,22 +87,15 @@ ControlRecords GatherControlRecords(const LogContents& log, ExpectedState* st) {
         s.end_seq = r.seq;
         break;
       }
-      case RecordType::kUnpin:
-        c.unpin_seq[r.aux] = r.seq;
-        break;
-      case RecordType::kPin:
-        c.pin_seq[r.aux] = r.seq;
-        break;
+      case RecordType::kUnpin: c.unpin_seq[r.aux] = r.seq; break;
+      case RecordType::kPin: c.pin_seq[r.aux] = r.seq; break;
       case RecordType::kPunch:
         c.punches.push_back(r);
         st->punches_logged = true;
         if (r.aux == 0) ++st->punches;
         break;
-      case RecordType::kCrash:
-        st->crash_seq = st->crash_seq ? std::min(st->crash_seq, r.seq) : r.seq;
-        break;
-      default:
-        break;
+      case RecordType::kCrash: st->crash_seq = st->crash_seq ? std::min(st->crash_seq, r.seq) : r.seq; break;
+      default: break;
     }
   }
   return c;

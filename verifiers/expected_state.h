@@ -11,8 +11,8 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,7 +47,7 @@ struct BlockExpectation {
   WriterKind kernel_kind = WriterKind::kNone;
   WriterKind strict_kind = WriterKind::kNone;
   WriterKind last_kind = WriterKind::kNone;
-  uint64_t stale_gen = 0;       // newest generation written before a promised punch: must never reappear
+  uint64_t stale_gen = 0;  // newest generation written before a promised punch: must never reappear
   // Pin epochs of the two newest completed writes (highest generations first; 0 for CPU and pwrite writes):
   // the hint ClassifyBlock needs to recognise a copy that cut a DMA write's header store.
   uint64_t recent_gens[2] = {0, 0};
@@ -90,15 +90,15 @@ struct ExpectedState {
   uint64_t run_id = 0;
   uint64_t block_size = 0;
   uint64_t block_count = 0;
-  bool log_complete = false;       // an end record and no sequence number missing: every record is in it
-  uint64_t known_below = 0;        // every record numbered below this is known (LogContents::known_below)
-  bool punches_logged = false;     // the run punched holes: a cut log may have lost a punch, too
-  uint64_t promise_seq = 0;        // start seq of the promising sync (0 = none)
+  bool log_complete = false;    // an end record and no sequence number missing: every record is in it
+  uint64_t known_below = 0;     // every record numbered below this is known (LogContents::known_below)
+  bool punches_logged = false;  // the run punched holes: a cut log may have lost a punch, too
+  uint64_t promise_seq = 0;     // start seq of the promising sync (0 = none)
   uint64_t promise_sync_id = 0;
   std::string promise_sync_op;
-  uint64_t crash_seq = 0;          // crash record's seq, 0 = no crash
+  uint64_t crash_seq = 0;  // crash record's seq, 0 = no crash
   BlockExpectations blocks;
-  std::vector<SyncRecord> syncs;   // by id order
+  std::vector<SyncRecord> syncs;                // by id order
   std::map<std::string, uint64_t> sync_errors;  // "fsync EIO" -> count
   uint64_t writes_logged = 0;
   uint64_t writes_failed = 0;

@@ -92,7 +92,8 @@ Status PlantFaults(ScratchFs& fs, const std::string& target_path, const StampPat
       id.generation = e.kernel_gen - 1;
       StampBlock(pattern, id, buf.get());
       f.expected_kind = "lost";
-      f.detail = "generation " + std::to_string(e.kernel_gen - 1) + " put back over promised " + std::to_string(e.kernel_gen);
+      f.detail = "generation " + std::to_string(e.kernel_gen - 1) + " put back over promised " +
+                 std::to_string(e.kernel_gen);
     } else if (f.cls == "zeroed") {
       std::memset(buf.get(), 0, bs);
       f.expected_kind = "lost";
@@ -103,7 +104,8 @@ Status PlantFaults(ScratchFs& fs, const std::string& target_path, const StampPat
       StampBlock(pattern, id, old.get());
       std::memcpy(buf.get(), old.get(), bs / 2);
       f.expected_kind = "torn";
-      f.detail = "first half of generation " + std::to_string(e.kernel_gen - 1) + ", second half " + std::to_string(e.kernel_gen);
+      f.detail = "first half of generation " + std::to_string(e.kernel_gen - 1) + ", second half " +
+                 std::to_string(e.kernel_gen);
     } else if (f.cls == "bit_flip") {
       st = ReadAt(img, buf.get(), bs, phys[i]);
       buf[bs / 2] ^= std::byte{0x10};
@@ -118,7 +120,8 @@ Status PlantFaults(ScratchFs& fs, const std::string& target_path, const StampPat
       id.generation = e.max_issued + 5;
       StampBlock(pattern, id, buf.get());
       f.expected_kind = "never_issued";
-      f.detail = "generation " + std::to_string(e.max_issued + 5) + " (newest issued " + std::to_string(e.max_issued) + ")";
+      f.detail = "generation " + std::to_string(e.max_issued + 5) + " (newest issued " +
+                 std::to_string(e.max_issued) + ")";
     }
     if (st.ok()) st = WriteAt(img, buf.get(), bs, phys[i]);
     if (st.ok()) planted->push_back(f);

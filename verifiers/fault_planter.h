@@ -16,7 +16,7 @@ namespace longpin {
 
 // A fault the self-test planted, and what the verifier said of its block.
 struct PlantedFault {
-  std::string cls;            // dropped_write | zeroed | torn | bit_flip | misdirected | never_issued
+  std::string cls;  // dropped_write | zeroed | torn | bit_flip | misdirected | never_issued
   uint64_t block = 0;
   std::string expected_kind;  // the violation kind that must be reported
   bool detected = false;

@@ -7,18 +7,15 @@ namespace {
 
 std::string Describe(const BlockVerdict& v) {
   switch (v.cls) {
-    case BlockClass::kZero:
-      return "zero";
-    case BlockClass::kIntact:
-      return "intact@" + std::to_string(v.generation);
+    case BlockClass::kZero: return "zero";
+    case BlockClass::kIntact: return "intact@" + std::to_string(v.generation);
     case BlockClass::kTorn:
       return "torn@" + std::to_string(v.min_generation) + ".." + std::to_string(v.generation) +
              (v.has_zero_words ? "+zero" : "");
     case BlockClass::kForeign:
       return "foreign(block " + std::to_string(v.found_block) + " gen " + std::to_string(v.generation) +
              " run " + std::to_string(v.found_run) + ")";
-    case BlockClass::kCorrupt:
-      return "corrupt(word " + std::to_string(v.bad_word) + ")";
+    case BlockClass::kCorrupt: return "corrupt(word " + std::to_string(v.bad_word) + ")";
   }
   return "?";
 }
@@ -26,12 +23,9 @@ std::string Describe(const BlockVerdict& v) {
 // The oldest generation the block holds in full or in part (0 for zero words).
 uint64_t OldestFound(const BlockVerdict& v) {
   switch (v.cls) {
-    case BlockClass::kIntact:
-      return v.generation;
-    case BlockClass::kTorn:
-      return v.min_generation;
-    default:
-      return 0;
+    case BlockClass::kIntact: return v.generation;
+    case BlockClass::kTorn: return v.min_generation;
+    default: return 0;
   }
 }
 
@@ -96,10 +90,8 @@ class Judgement {
   bool TallyStrict(const BlockCase& c, bool kept) {
     StrictTally& t = out_.strict_by_writer[WriterKindName(c.expected.strict_kind)];
     ++t.promised;
-    if (kept)
-      ++t.found;
-    else
-      ++out_.strict_misses;
+    if (kept) ++t.found;
+    else ++out_.strict_misses;
     return kept;
   }
 

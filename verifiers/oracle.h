@@ -17,15 +17,15 @@ namespace longpin {
 enum class VerifyMode { kSync, kCrash };
 
 struct Violation {
-  std::string contract;   // "kernel" | "strict"
-  std::string kind;       // lost | torn | foreign | corrupt | never_issued
+  std::string contract;  // "kernel" | "strict"
+  std::string kind;      // lost | torn | foreign | corrupt | never_issued
   uint64_t block = 0;
   uint64_t offset = 0;
   uint64_t expected_generation = 0;  // the promised generation (or the allowed maximum for never_issued)
   std::string found;                 // "zero", "intact@12", "torn@3..5", "foreign(block 7, run ...)"
   uint64_t found_generation = 0;
-  std::string writer;                // kind of the write that set the bound
-  uint64_t sync_id = 0;              // the sync that promised it
+  std::string writer;    // kind of the write that set the bound
+  uint64_t sync_id = 0;  // the sync that promised it
   std::string sync_op;
 };
 

@@ -86,10 +86,8 @@ void SetAbandonHook(AbandonHook hook) {
       std::to_string(stuck.size()) + " thread(s) still in the kernel " + waited + " after phase " + phase +
           " ended: left to the kernel; no verification, no cleanup (`longpin cleanup` removes what is "
           "left once they return)");
-  if (g_abandon_hook)
-    g_abandon_hook(report);
-  else
-    std::fputs(RenderSummary(report).c_str(), stdout);
+  if (g_abandon_hook) g_abandon_hook(report);
+  else std::fputs(RenderSummary(report).c_str(), stdout);
   std::fflush(stdout);
   std::fflush(stderr);
   AbortOwnFuseConnections(report.run_dir);

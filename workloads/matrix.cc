@@ -2,7 +2,6 @@
 
 #include <linux/magic.h>
 #include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/kernel_release.h"
 #include "core/run_directory.h"
 #include "core/scratch_fs.h"
 #include "core/units.h"
@@ -38,10 +38,8 @@ bool PinsPerIo(const std::string& pinner) {
 
 std::string FormatLatency(uint64_t ns) {
   char buf[32];
-  if (ns < 1000000)
-    std::snprintf(buf, sizeof buf, "%.0f us", double(ns) / 1e3);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f ms", double(ns) / 1e6);
+  if (ns < 1000000) std::snprintf(buf, sizeof buf, "%.0f us", double(ns) / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1f ms", double(ns) / 1e6);
   return buf;
 }
 
@@ -78,12 +76,6 @@ std::string Backing(const MatrixCell& c) {
   if (st.f_type == TMPFS_MAGIC) return "shmem";
   if (st.f_type == HUGETLBFS_MAGIC) return "hugetlb";
   return "file";
-}
-
-std::string KernelRelease() {
-  utsname u{};
-  ::uname(&u);
-  return u.release;
 }
 
 nlohmann::json CellJson(const MatrixCell& c, const std::string& kernel_name, const std::string& release) {
@@ -145,10 +137,8 @@ int Emit(const nlohmann::json& doc, const MatrixConfig& o) {
   if (!o.junit.empty()) WriteText(o.junit, RenderJUnit(doc));
   if (!o.html.empty()) WriteText(o.html, RenderHtml(doc));
   if (!o.kcidb.empty()) WriteText(o.kcidb, RenderKcidb(doc));
-  if (o.ktap)
-    std::fputs(RenderKtap(doc).c_str(), stdout);
-  else
-    std::fputs(MatrixTable(doc).c_str(), stdout);
+  if (o.ktap) std::fputs(RenderKtap(doc).c_str(), stdout);
+  else std::fputs(MatrixTable(doc).c_str(), stdout);
   std::fflush(stdout);
   return MatrixExitCode(doc);
 }
@@ -266,8 +256,7 @@ CellRunOptions CellOptions(const MatrixConfig& o, const MatrixCell& c) {
   // writers the run's default does not have for the cell to judge anything.
   if (cell.run.writers.empty() && c.mapping == "private")
     cell.run.writers = PinnerWrites(c.pinner) ? "cpu:2,dma:1" : "cpu:2";
-  else if (cell.run.writers.empty() && PinsPerIo(c.pinner))
-    cell.run.writers = "cpu:2,pwrite:1,dma:1";
+  else if (cell.run.writers.empty() && PinsPerIo(c.pinner)) cell.run.writers = "cpu:2,pwrite:1,dma:1";
   return cell;
 }
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <map>
 
-#include "workloads/matrix.h"
 #include "report/report_formats.h"
+#include "workloads/matrix.h"
 
 namespace longpin {
 namespace {

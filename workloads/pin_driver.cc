@@ -156,10 +156,8 @@ void PinDriver::DmaWriteBlock(const PinWindow& w, uint64_t b) {
   // A scenario that truncates the tail (truncate_epoch odd while it is away) makes EFAULT an expected answer.
   const bool into_truncated_tail =
       s.err() == EFAULT && ((truncate_before & 1) || truncate_before != truncate_after);
-  if (into_truncated_tail)
-    tally_->dma.expected_errors["dma EFAULT (tail truncated away by the scenario)"]++;
-  else
-    tally_->dma.errors[std::string("dma ") + std::string(ErrnoName(s.err()))]++;
+  if (into_truncated_tail) tally_->dma.expected_errors["dma EFAULT (tail truncated away by the scenario)"]++;
+  else tally_->dma.errors[std::string("dma ") + std::string(ErrnoName(s.err()))]++;
 }
 
 void PinDriver::Run() {

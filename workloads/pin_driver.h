@@ -14,7 +14,7 @@ namespace longpin {
 struct PinDriverTally {
   PinStats pins;
   WriterTally dma;
-  LiveCounter held_pages;  // pages pinned right now (the progress line)
+  LiveCounter held_pages;      // pages pinned right now (the progress line)
   std::vector<PinSpan> spans;  // for the timeline (appended on pin and unpin: not a hot path)
   uint64_t run_start_ns = 0;
 };

@@ -26,20 +26,16 @@ namespace {
 
 std::string Described(const BlockVerdict& v, const std::vector<AttemptWrite>& writes) {
   switch (v.cls) {
-    case BlockClass::kZero:
-      return "zero";
+    case BlockClass::kZero: return "zero";
     case BlockClass::kIntact: {
       std::string what = fmt::format("intact@{}", v.generation);
       for (const auto& w : writes)
         if (w.generation == v.generation) what += fmt::format(" (the {} write)", WriterKindName(w.kind));
       return what;
     }
-    case BlockClass::kTorn:
-      return fmt::format("torn@{}..{}", v.min_generation, v.generation);
-    case BlockClass::kForeign:
-      return fmt::format("foreign(block {})", v.found_block);
-    case BlockClass::kCorrupt:
-      return fmt::format("corrupt(word {})", v.bad_word);
+    case BlockClass::kTorn: return fmt::format("torn@{}..{}", v.min_generation, v.generation);
+    case BlockClass::kForeign: return fmt::format("foreign(block {})", v.found_block);
+    case BlockClass::kCorrupt: return fmt::format("corrupt(word {})", v.bad_word);
   }
   return "?";
 }
@@ -50,15 +46,11 @@ std::string Described(const BlockVerdict& v, const std::vector<AttemptWrite>& wr
 // (another block's stamp, a corrupt word).
 std::optional<uint64_t> GenerationHeld(const BlockVerdict& v) {
   switch (v.cls) {
-    case BlockClass::kZero:
-      return 0;
-    case BlockClass::kIntact:
-      return v.generation;
-    case BlockClass::kTorn:
-      return v.has_zero_words ? 0 : v.min_generation;
+    case BlockClass::kZero: return 0;
+    case BlockClass::kIntact: return v.generation;
+    case BlockClass::kTorn: return v.has_zero_words ? 0 : v.min_generation;
     case BlockClass::kForeign:
-    case BlockClass::kCorrupt:
-      return std::nullopt;
+    case BlockClass::kCorrupt: return std::nullopt;
   }
   return std::nullopt;
 }

@@ -116,24 +116,18 @@ int64_t PresentPages(const std::byte* addr, size_t len, size_t page) {
 int ReclaimWindow(ReclaimMethod method, std::byte* map, int fd, uint64_t offset, uint64_t len,
                   RaceCgroup* cgroup) {
   switch (method) {
-    case ReclaimMethod::kPageout:
-      return ::madvise(map + offset, len, MADV_PAGEOUT) != 0 ? errno : 0;
-    case ReclaimMethod::kFadvise:
-      return ::posix_fadvise(fd, off_t(offset), off_t(len), POSIX_FADV_DONTNEED);
-    case ReclaimMethod::kCgroup:
-      return cgroup->Reclaim();
+    case ReclaimMethod::kPageout: return ::madvise(map + offset, len, MADV_PAGEOUT) != 0 ? errno : 0;
+    case ReclaimMethod::kFadvise: return ::posix_fadvise(fd, off_t(offset), off_t(len), POSIX_FADV_DONTNEED);
+    case ReclaimMethod::kCgroup: return cgroup->Reclaim();
   }
   return EINVAL;
 }
 
 std::string ReclaimDetail(ReclaimMethod method, const RaceCgroup* cgroup) {
   switch (method) {
-    case ReclaimMethod::kCgroup:
-      return "memory.reclaim of " + cgroup->dir();
-    case ReclaimMethod::kPageout:
-      return "madvise(MADV_PAGEOUT) of the window";
-    case ReclaimMethod::kFadvise:
-      return "posix_fadvise(POSIX_FADV_DONTNEED) of the window";
+    case ReclaimMethod::kCgroup: return "memory.reclaim of " + cgroup->dir();
+    case ReclaimMethod::kPageout: return "madvise(MADV_PAGEOUT) of the window";
+    case ReclaimMethod::kFadvise: return "posix_fadvise(POSIX_FADV_DONTNEED) of the window";
   }
   return "";
 }

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,32 +13,16 @@
 #include <map>
 #include <thread>
 
+#include "core/kernel_release.h"
 #include "core/measured_pin_kinds.h"
 #include "core/split_mix.h"
 #include "core/units.h"
+#include "crash/crash_model.h"
 #include "workloads/race_run.h"
 #include "workloads/run.h"
 
 namespace longpin {
 namespace race {
-namespace {
-
-std::string KernelReleaseString() {
-  utsname u{};
-  ::uname(&u);
-  return u.release;
-}
-
-// Probes FS_IOC_SHUTDOWN without shutting down: an unknown flag is EINVAL where the ioctl exists.
-bool HasFsShutdown(const std::string& mount_point) {
-  const int dfd = ::open(mount_point.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  uint32_t bad_flags = 0x7f;
-  const bool supported = ::ioctl(dfd, _IOR('X', 125, uint32_t), &bad_flags) != 0 && errno == EINVAL;
-  ::close(dfd);
-  return supported;
-}
-
-}  // namespace
 
 bool RaceRun::OpenTarget(bool create) {
   if (create) {
@@ -47,8 +30,7 @@ bool RaceRun::OpenTarget(bool create) {
     if (!t.ok()) {
       const int e = t.status().err();
       const bool cannot = e == ENOMEM || e == EPERM || e == ENOTSUP;
-      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
-                 t.status().message());
+      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError, t.status().message());
       return false;
     }
     target_ = std::move(*t);
@@ -61,13 +43,13 @@ bool RaceRun::OpenTarget(bool create) {
   fd_ = ::open(file_path_.c_str(), O_RDWR | O_CLOEXEC);
   if (fd_ < 0) {
     RaiseVerdict(report_, Verdict::kError,
-               "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
+                 "reopen " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     return false;
   }
   void* m = ::mmap(nullptr, cfg_.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (m == MAP_FAILED) {
     RaiseVerdict(report_, Verdict::kError,
-               "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
+                 "map " + file_path_ + " after the crash: " + std::string(ErrnoName(errno)));
     ::close(fd_);
     fd_ = -1;
     return false;
@@ -144,8 +126,7 @@ bool RaceRun::PlaceTarget() {
     auto fs = ScratchFs::Create(run_dir_->path(), *ParseFsType(cfg_.fs), image_bytes, cfg_.mount_options);
     if (!fs.ok()) {
       const bool cannot = fs.status().err() == ENOTSUP;
-      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
-                 fs.status().message());
+      RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError, fs.status().message());
       return false;
     }
     scratch_ = std::move(*fs);
@@ -156,16 +137,16 @@ bool RaceRun::PlaceTarget() {
   }
   if (script_.needs_crash() && !scratch_) {
     RaiseVerdict(report_, Verdict::kSkip,
-               "step crash: needs a scratch filesystem longpin created (--fs ext4|xfs), not " + report_.fs);
+                 "step crash: needs a scratch filesystem longpin created (--fs ext4|xfs), not " + report_.fs);
     return false;
   }
   return true;
 }
 
 bool RaceRun::CheckCrashSupport() {
-  if (!script_.needs_crash() || HasFsShutdown(scratch_->mount_point())) return true;
+  if (!script_.needs_crash() || SupportsFsShutdown(scratch_->mount_point())) return true;
   RaiseVerdict(report_, Verdict::kSkip,
-             "step crash: " + cfg_.fs + " on this kernel has no FS_IOC_SHUTDOWN (use ext4 or xfs)");
+               "step crash: " + cfg_.fs + " on this kernel has no FS_IOC_SHUTDOWN (use ext4 or xfs)");
   return false;
 }
 
@@ -195,7 +176,7 @@ bool RaceRun::Prepare() {
   if (Status s = CreatePinner(); !s.ok()) {
     const bool cannot = s.err() == ENODEV || s.err() == ENOTSUP || s.err() == EPERM;
     RaiseVerdict(report_, cannot ? Verdict::kSkip : Verdict::kError,
-               "pinner " + cfg_.pinner + ": " + s.message());
+                 "pinner " + cfg_.pinner + ": " + s.message());
     return false;
   }
   return PrepareBuffersAndMonitor();
@@ -232,10 +213,10 @@ void RaceRun::Conclude() {
     RecordMeasuredPinKind(cfg_.pinner, kind == "FOLL_GET/none" ? kind : "FOLL_PIN", report_.kernel);
   if (report_.interrupted) {
     RaiseVerdict(report_, Verdict::kInterrupted,
-               "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
+                 "interrupted after " + std::to_string(race_.attempts) + " attempt(s)");
   } else if (!race_.refused.empty()) {
     RaiseVerdict(report_, Verdict::kRefused,
-               "the kernel refused the pin (" + race_.refused + "): nothing to race on this kernel");
+                 "the kernel refused the pin (" + race_.refused + "): nothing to race on this kernel");
     if (report_.verdict != Verdict::kRefused) return;
   } else if (report_.verdict == Verdict::kError) {
     // a setup failure during the attempts (remount) already said why
@@ -259,10 +240,8 @@ void RaceRun::Conclude() {
     const std::string what = fmt::format(
         "fsync returned 0, but {} of {} DMA-written blocks acknowledged before it are not on disk",
         race_.dma_blocks_strict_promised - race_.dma_blocks_strict_found, race_.dma_blocks_strict_promised);
-    if (cfg_.contract_strict)
-      RaiseVerdict(report_, Verdict::kFail, what + " (--contract strict)");
-    else
-      report_.notes.push_back(what + " (strict contract; --contract strict fails the run on it)");
+    if (cfg_.contract_strict) RaiseVerdict(report_, Verdict::kFail, what + " (--contract strict)");
+    else report_.notes.push_back(what + " (strict contract; --contract strict fails the run on it)");
   }
   FailOnKernelAlarms();
 }
@@ -276,9 +255,10 @@ void RaceRun::FailOnKernelAlarms() {
       if (n++ == 0) first = e.line + e.TaskSuffix();
     }
   for (const auto& [cls, what] : alarms)
-    RaiseVerdict(report_, Verdict::kFail,
-               fmt::format("kernel {}: {}{}", cls, what.first,
-                           what.second > 1 ? fmt::format(" (and {} more)", what.second - 1) : std::string()));
+    RaiseVerdict(
+        report_, Verdict::kFail,
+        fmt::format("kernel {}: {}{}", cls, what.first,
+                    what.second > 1 ? fmt::format(" (and {} more)", what.second - 1) : std::string()));
 }
 
 void RaceRun::Teardown() {
@@ -304,8 +284,8 @@ void RaceRun::Teardown() {
   }
   if (cgroup_) cgroup_.reset();
   if (run_dir_ && !cfg_.keep &&
-      (report_.verdict == Verdict::kPass || report_.verdict == Verdict::kRefused || report_.verdict == Verdict::kSkip ||
-       report_.verdict == Verdict::kFail)) {
+      (report_.verdict == Verdict::kPass || report_.verdict == Verdict::kRefused ||
+       report_.verdict == Verdict::kSkip || report_.verdict == Verdict::kFail)) {
     // A race attempt's evidence is in the report (examples, the reproducer): the image holds nothing more.
     run_dir_->Remove().ok();
   }
@@ -316,7 +296,7 @@ void RaceRun::Teardown() {
 
 RunReport RunRace(const RunConfig& cfg) {
   RunReport report;
-  report.kernel = race::KernelReleaseString();
+  report.kernel = KernelRelease();
   report.root = ::geteuid() == 0;
   report.block_size = cfg.block_size;
   report.target_size = cfg.size;
@@ -344,15 +324,14 @@ RunReport RunRace(const RunConfig& cfg) {
   if (cfg.pin_window % uint64_t(::sysconf(_SC_PAGESIZE)) || cfg.pin_window % cfg.block_size ||
       cfg.pin_window > cfg.size) {
     RaiseVerdict(report, Verdict::kBadInput,
-               "--pin-window " + FormatSize(cfg.pin_window) +
-                   ": a race window is whole pages and blocks, within --size");
+                 "--pin-window " + FormatSize(cfg.pin_window) +
+                     ": a race window is whole pages and blocks, within --size");
     return report;
   }
   for (const auto& s : script->steps)
     if (s.kind == RaceStepKind::kReclaim && s.reclaim == ReclaimMethod::kPageout &&
         !race::PageoutSupported()) {
-      RaiseVerdict(report, Verdict::kSkip,
-                 "step " + s.text + ": this kernel has no MADV_PAGEOUT (5.4+)");
+      RaiseVerdict(report, Verdict::kSkip, "step " + s.text + ": this kernel has no MADV_PAGEOUT (5.4+)");
       return report;
     }
   if (Status s = CheckRaceScript(*script, RaceCapabilitiesOf(cfg.pinner), cfg.pinner); !s.ok()) {

@@ -72,14 +72,10 @@ Result<RaceStep> ParseStep(const std::string& item) {
       }
       break;
     case RaceStepKind::kReclaim:
-      if (arg.empty() || arg == "pageout")
-        step.reclaim = ReclaimMethod::kPageout;
-      else if (arg == "cgroup")
-        step.reclaim = ReclaimMethod::kCgroup;
-      else if (arg == "fadvise")
-        step.reclaim = ReclaimMethod::kFadvise;
-      else
-        return Status(EINVAL, "step " + item + ": unknown reclaim method (pageout, cgroup, fadvise)");
+      if (arg.empty() || arg == "pageout") step.reclaim = ReclaimMethod::kPageout;
+      else if (arg == "cgroup") step.reclaim = ReclaimMethod::kCgroup;
+      else if (arg == "fadvise") step.reclaim = ReclaimMethod::kFadvise;
+      else return Status(EINVAL, "step " + item + ": unknown reclaim method (pageout, cgroup, fadvise)");
       break;
     case RaceStepKind::kWait: {
       auto d = ParseDuration(arg);
@@ -181,8 +177,7 @@ Status CheckRaceScript(const RaceScript& script, const RaceCapabilities& caps, c
       case RaceStepKind::kStore:
       case RaceStepKind::kSync:
       case RaceStepKind::kReclaim:
-      case RaceStepKind::kWait:
-        break;
+      case RaceStepKind::kWait: break;
     }
   }
   (void)caps.per_io;

@@ -262,29 +262,16 @@ void RaceRun::VerifyStep(Attempt& a) {
 
 StepOutcome RaceRun::RunStep(Attempt& a, const RaceStep& s, int step) {
   switch (s.kind) {
-    case RaceStepKind::kPin:
-      return PinStep(a, s);
-    case RaceStepKind::kStore:
-      StoreStep(a, step);
-      break;
-    case RaceStepKind::kSync:
-      SyncStep(a, s, step);
-      break;
+    case RaceStepKind::kPin: return PinStep(a, s);
+    case RaceStepKind::kStore: StoreStep(a, step); break;
+    case RaceStepKind::kSync: SyncStep(a, s, step); break;
     case RaceStepKind::kDma:
-    case RaceStepKind::kDmaStart:
-      return DmaStep(a, s, step);
-    case RaceStepKind::kDmaFinish:
-      return DmaFinishStep(a, s, step);
-    case RaceStepKind::kReclaim:
-      ReclaimStep(a, s);
-      break;
-    case RaceStepKind::kUnpin:
-      return UnpinStep(a, s, step);
-    case RaceStepKind::kCrash:
-      return CrashStep(a, s);
-    case RaceStepKind::kVerify:
-      VerifyStep(a);
-      break;
+    case RaceStepKind::kDmaStart: return DmaStep(a, s, step);
+    case RaceStepKind::kDmaFinish: return DmaFinishStep(a, s, step);
+    case RaceStepKind::kReclaim: ReclaimStep(a, s); break;
+    case RaceStepKind::kUnpin: return UnpinStep(a, s, step);
+    case RaceStepKind::kCrash: return CrashStep(a, s);
+    case RaceStepKind::kVerify: VerifyStep(a); break;
     case RaceStepKind::kWait: {
       // In short sleeps, so that SIGINT ends the attempt without waiting the whole time.
       const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(s.wait_s);

@@ -2,9 +2,9 @@
 
 #include <signal.h>
 #include <sys/random.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "core/kernel_release.h"
 #include "core/units.h"
 #include "workloads/race_script.h"
 #include "workloads/run_session.h"
@@ -23,12 +23,6 @@ uint64_t RandomSeed() {
   uint64_t s = 0;
   if (::getrandom(&s, sizeof s, 0) != sizeof s) s = MonotonicNs();
   return s ? s : 1;
-}
-
-std::string KernelRelease() {
-  utsname u{};
-  ::uname(&u);
-  return u.release;
 }
 
 // The report's identity (seed, run id, what runs), the pinner looked up and the run directory made.

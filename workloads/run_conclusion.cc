@@ -25,8 +25,7 @@ void ConcludeIoErrors(RunReport& report) {
     // An IO error makes a pass an error; after a worse finding it is one more reason.
     if (report.verdict == Verdict::kPass)
       RaiseVerdict(report, Verdict::kError, "IO errors during the run:" + what);
-    else
-      report.reasons.push_back("IO errors during the run:" + what);
+    else report.reasons.push_back("IO errors during the run:" + what);
   } else if (report.crash && !what.empty()) {
     report.notes.push_back("errors after the crash point (expected):" + what);
   }

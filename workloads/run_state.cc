@@ -5,7 +5,6 @@
 #include <xxhash.h>
 
 #include <cstdio>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -20,17 +19,26 @@ std::string StateCheck(const nlohmann::json& j) {
   rest.erase("check");
   const std::string text = rest.dump();
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(XXH64(text.data(), text.size(), 0)));
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(XXH64(text.data(), text.size(), 0)));
   return hex;
 }
 
 }  // namespace
 
 Status WriteRunState(const std::string& dir, const RunState& s) {
-  nlohmann::json j{{"state_version", kRunStateVersion}, {"run_id", s.run_id},       {"seed", s.seed},
-                   {"target_path", s.target_path},     {"block_size", s.block_size}, {"block_count", s.block_count},
-                   {"fs", s.fs},                       {"mapping", s.mapping},     {"log_path", s.log_path},
-                   {"crash_model", s.crash_model}, {"pinner", s.pinner},   {"sync_op", s.sync_op}};
+  nlohmann::json j{{"state_version", kRunStateVersion},
+                   {"run_id", s.run_id},
+                   {"seed", s.seed},
+                   {"target_path", s.target_path},
+                   {"block_size", s.block_size},
+                   {"block_count", s.block_count},
+                   {"fs", s.fs},
+                   {"mapping", s.mapping},
+                   {"log_path", s.log_path},
+                   {"crash_model", s.crash_model},
+                   {"pinner", s.pinner},
+                   {"sync_op", s.sync_op}};
   j["check"] = StateCheck(j);
   const std::string path = dir + "/state.json", tmp = path + ".tmp";
   const std::string text = j.dump(2) + "\n";
@@ -64,12 +72,13 @@ Result<RunState> ReadRunState(const std::string& dir) {
     RunState s;
     s.state_version = j.at("state_version").get<int>();
     if (s.state_version != 1 && s.state_version != kRunStateVersion)
-      return Status(EINVAL, "read " + path + ": unsupported state version " + std::to_string(s.state_version));
+      return Status(EINVAL,
+                    "read " + path + ": unsupported state version " + std::to_string(s.state_version));
     if (s.state_version >= 2) {
       const std::string check = j.at("check").get<std::string>();
       if (check != StateCheck(j))
-        return Status(EBADMSG, "read " + path + ": damaged: its check " + check + " does not match its fields (" +
-                                   StateCheck(j) + ")");
+        return Status(EBADMSG, "read " + path + ": damaged: its check " + check +
+                                   " does not match its fields (" + StateCheck(j) + ")");
     }
     s.run_id = j.at("run_id").get<uint64_t>();
     s.seed = j.value("seed", uint64_t{0});

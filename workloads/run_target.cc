@@ -20,22 +20,14 @@ std::string FsNameOf(const std::string& path) {
   struct statfs sf {};
   if (::statfs(path.c_str(), &sf) != 0) return "unknown";
   switch (sf.f_type) {
-    case 0xEF53:
-      return "ext4";
-    case 0x58465342:
-      return "xfs";
-    case 0x9123683E:
-      return "btrfs";
-    case 0xF2F52010:
-      return "f2fs";
-    case 0x01021994:
-      return "tmpfs";
-    case 0x65735546:
-      return "fuse";
-    case 0x794c7630:
-      return "overlayfs";
-    default:
-      return "fs-magic-" + std::to_string(sf.f_type);
+    case 0xEF53: return "ext4";
+    case 0x58465342: return "xfs";
+    case 0x9123683E: return "btrfs";
+    case 0xF2F52010: return "f2fs";
+    case 0x01021994: return "tmpfs";
+    case 0x65735546: return "fuse";
+    case 0x794c7630: return "overlayfs";
+    default: return "fs-magic-" + std::to_string(sf.f_type);
   }
 }
 

@@ -18,7 +18,7 @@ namespace longpin {
 
 struct ScenarioEnv {
   WorkloadContext& ctx;
-  Pinner* pinner;          // the phase's pinner; nullptr in an unpinned phase
+  Pinner* pinner;  // the phase's pinner; nullptr in an unpinned phase
   LogLane* lane;
   OpSlot* slot;
   uint64_t seed;

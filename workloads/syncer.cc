@@ -27,8 +27,9 @@ int CallSyncOp(SyncOpKind op, int fd, std::byte* map, uint64_t offset, uint64_t 
     case SyncOpKind::kFdatasync: rc = ::fdatasync(fd); break;
     case SyncOpKind::kMsync: rc = ::msync(map + offset, len, MS_SYNC); break;
     case SyncOpKind::kSyncFileRange:
-      rc = ::sync_file_range(fd, off64_t(offset), off64_t(len),
-                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      rc =
+          ::sync_file_range(fd, off64_t(offset), off64_t(len),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
       break;
     case SyncOpKind::kSyncfs: rc = ::syncfs(fd); break;
   }
@@ -96,7 +97,8 @@ void RunSyncer(WorkloadContext& ctx, int syncer_id, LogLane* lane, OpSlot* slot,
     while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
       auto now = std::chrono::steady_clock::now();
       if (now >= next) break;
-      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(
+          std::min<std::chrono::nanoseconds>(next - now, std::chrono::milliseconds(50)));
     }
     if (ctx.phase_stop.load(std::memory_order_relaxed)) break;
     int err = RunOneSync(ctx, ctx.config->sync_op, uint16_t(syncer_id), lane, slot, tally);

@@ -15,7 +15,7 @@ namespace longpin {
 
 struct SyncerTally {
   LatencyHistogram latency;
-  LiveLatency live;  // the same samples, for the progress line while the phase runs
+  LiveLatency live;                        // the same samples, for the progress line while the phase runs
   std::map<std::string, uint64_t> errors;  // "fsync EIO" -> count
   // Set before the thread starts, both optional: how pages written are measured, and the pages pinned now.
   WritebackTrace* writeback = nullptr;

@@ -46,7 +46,9 @@ std::optional<MappingKind> ParseMapping(const std::string& name) {
   return std::nullopt;
 }
 
-bool MappingReachesFs(MappingKind m) { return m == MappingKind::kShared; }
+bool MappingReachesFs(MappingKind m) {
+  return m == MappingKind::kShared;
+}
 
 Target& Target::operator=(Target&& o) noexcept {
   if (this != &o) {
@@ -108,8 +110,9 @@ Result<Target> Target::Create(MappingKind kind, const std::string& file_path, co
         if (t.fd_ < 0) return Status::FromErrno("memfd_create");
         t.path_ = "/proc/self/fd/" + std::to_string(t.fd_);
         t.detail_ = "memfd with MADV_HUGEPAGE, MAP_SHARED";
-        t.note_ = "thp: tmpfs huge=always not mounted (needs root): memfd + MADV_HUGEPAGE, huge pages only if "
-                  "/sys/kernel/mm/transparent_hugepage/shmem_enabled allows advise";
+        t.note_ =
+            "thp: tmpfs huge=always not mounted (needs root): memfd + MADV_HUGEPAGE, huge pages only if "
+            "/sys/kernel/mm/transparent_hugepage/shmem_enabled allows advise";
       }
       break;
     }
@@ -117,7 +120,9 @@ Result<Target> Target::Create(MappingKind kind, const std::string& file_path, co
       uint64_t hpage = 0;
       const uint64_t free_pages = FreeHugePages(&hpage);
       if (::geteuid() != 0) return Status(EPERM, "hugetlb mapping: needs root (hugetlbfs mount)");
-      if (size % hpage) return Status(EINVAL, "hugetlb mapping: --size must be a multiple of the huge page size " + std::to_string(hpage));
+      if (size % hpage)
+        return Status(EINVAL, "hugetlb mapping: --size must be a multiple of the huge page size " +
+                                  std::to_string(hpage));
       if (free_pages * hpage < size)
         return Status(ENOMEM, "hugetlb mapping: " + std::to_string(free_pages) + " free huge pages of " +
                                   std::to_string(hpage >> 20) + " MiB, need " + std::to_string(size / hpage) +
@@ -147,7 +152,8 @@ Result<Target> Target::Create(MappingKind kind, const std::string& file_path, co
     t.note_ = "target not preallocated (fallocate unsupported): mapped stores may SIGBUS when space runs out";
   }
   void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, map_flags, t.fd_, 0);
-  if (m == MAP_FAILED) return Status::FromErrno(std::string("mmap ") + MappingName(kind) + " target " + t.path_);
+  if (m == MAP_FAILED)
+    return Status::FromErrno(std::string("mmap ") + MappingName(kind) + " target " + t.path_);
   t.map_ = static_cast<std::byte*>(m);
   if (kind == MappingKind::kThp) ::madvise(m, size, MADV_HUGEPAGE);
   return t;

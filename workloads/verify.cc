@@ -1,8 +1,8 @@
 #include "workloads/verify.h"
 
-#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "core/kernel_release.h"
 #include "verifiers/disk_reader.h"
 #include "verifiers/expected_state.h"
 #include "workloads/run.h"
@@ -12,9 +12,7 @@ namespace longpin {
 
 RunReport VerifyFromState(const std::string& state_dir, const std::string& target_override) {
   RunReport r;
-  utsname u{};
-  ::uname(&u);
-  r.kernel = u.release;
+  r.kernel = KernelRelease();
   r.root = ::geteuid() == 0;
   auto state = ReadRunState(state_dir);
   if (!state.ok()) {

@@ -5,9 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 namespace longpin {
@@ -38,7 +38,8 @@ void OnSigbus(int sig, siginfo_t*, void*) {
 
 }  // namespace
 
-WritePacer::WritePacer(double rate) : interval_ns_(rate > 0 ? uint64_t(1e9 / rate) : 0), next_ns_(MonotonicNs()) {}
+WritePacer::WritePacer(double rate)
+    : interval_ns_(rate > 0 ? uint64_t(1e9 / rate) : 0), next_ns_(MonotonicNs()) {}
 
 void WritePacer::Wait() {
   if (!interval_ns_) return;
@@ -64,10 +65,11 @@ namespace {
 
 // Logs a write's outcome and counts it (err 0: completed; the block's generation is then promised by the next
 // sync that starts after this record); with --sync OP:each-write, syncs it at once.
-void FinishWrite(WorkloadContext& ctx, WriterKind kind, int writer_id, uint64_t block, uint64_t generation, int err,
-                 const char* error_key, LogLane* lane, OpSlot* slot, WriterTally* tally) {
+void FinishWrite(WorkloadContext& ctx, WriterKind kind, int writer_id, uint64_t block, uint64_t generation,
+                 int err, const char* error_key, LogLane* lane, OpSlot* slot, WriterTally* tally) {
   if (err) {
-    lane->Append(RecordType::kWriteFailed, uint8_t(kind), uint16_t(writer_id), uint32_t(err), block, generation);
+    lane->Append(RecordType::kWriteFailed, uint8_t(kind), uint16_t(writer_id), uint32_t(err), block,
+                 generation);
     tally->errors[error_key]++;
     // A failing target (shut down, full, truncated) fails again at once: do not spin on it.
     ::usleep(10000);
@@ -75,7 +77,8 @@ void FinishWrite(WorkloadContext& ctx, WriterKind kind, int writer_id, uint64_t 
   }
   lane->Append(RecordType::kWrite, uint8_t(kind), uint16_t(writer_id), 0, block, generation);
   ++tally->completed;
-  if (tally->own_syncs) RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
+  if (tally->own_syncs)
+    RunOneSync(ctx, ctx.config->sync_op, uint16_t(writer_id), lane, slot, tally->own_syncs.get());
 }
 
 }  // namespace
@@ -99,8 +102,8 @@ void RunCpuWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane* l
       OpScope op(slot, OpKind::kWrite);
       faulted = !GuardedStamp(*ctx.pattern, id, ctx.map + b * bs);
     }
-    FinishWrite(ctx, WriterKind::kCpu, writer_id, b, id.generation, faulted ? EFAULT : 0, "cpu SIGBUS", lane, slot,
-                tally);
+    FinishWrite(ctx, WriterKind::kCpu, writer_id, b, id.generation, faulted ? EFAULT : 0, "cpu SIGBUS", lane,
+                slot, tally);
   }
   lane->Publish();
 }
@@ -112,8 +115,8 @@ void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane
   const uint64_t owned = ctx.OwnedCount(writer_id);
   if (owned == 0) return;
   const size_t bs = ctx.block_size();
-  std::unique_ptr<std::byte, decltype(&std::free)> buf(static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)),
-                                                       &std::free);
+  std::unique_ptr<std::byte, decltype(&std::free)> buf(
+      static_cast<std::byte*>(std::aligned_alloc(4096, bs < 4096 ? 4096 : bs)), &std::free);
   StampId id{ctx.run_id, 0, 0, WriterKind::kPwrite, uint32_t(writer_id), 0};
   WritePacer pacer(ctx.config->rate);
   while (!ctx.phase_stop.load(std::memory_order_relaxed)) {
@@ -131,7 +134,8 @@ void RunPwriteWriter(WorkloadContext& ctx, int writer_id, uint64_t seed, LogLane
       } while (n < 0 && errno == EINTR);
       if (n < 0) err = errno;
     }
-    if (n != ssize_t(bs) && n >= 0) err = EIO;  // a short write of one block: the rest may or may not be there
+    if (n != ssize_t(bs) && n >= 0)
+      err = EIO;  // a short write of one block: the rest may or may not be there
     const std::string key = err ? "pwrite " + std::string(ErrnoName(err)) : std::string();
     FinishWrite(ctx, WriterKind::kPwrite, writer_id, b, id.generation, err, key.c_str(), lane, slot, tally);
   }

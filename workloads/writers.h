@@ -8,19 +8,19 @@
 #include <string>
 
 #include "core/expected_log.h"
-#include "core/split_mix.h"
 #include "core/hang_watchdog.h"
 #include "core/live_counter.h"
+#include "core/split_mix.h"
 #include "workloads/syncer.h"
 #include "workloads/workload_context.h"
 
 namespace longpin {
 
 struct WriterTally {
-  LiveCounter completed;  // read by the progress line while the writer runs
+  LiveCounter completed;                   // read by the progress line while the writer runs
   std::map<std::string, uint64_t> errors;  // "pwrite ENOSPC" -> count
-  // Failures the workload caused on purpose (a write into a tail a scenario had truncated away): reported, and
-  // still logged as failed writes for the oracle, but not IO errors of the run.
+  // Failures the workload caused on purpose (a write into a tail a scenario had truncated away): reported,
+  // and still logged as failed writes for the oracle, but not IO errors of the run.
   std::map<std::string, uint64_t> expected_errors;
   // --sync OP:each-write: the writer's own syncs (nullptr otherwise).
   std::unique_ptr<SyncerTally> own_syncs;
@@ -46,6 +46,5 @@ class WritePacer {
   uint64_t interval_ns_ = 0;
   uint64_t next_ns_ = 0;
 };
-
 
 }  // namespace longpin

@@ -11,9 +11,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "tests/fuzz/fuzz_input_file.h"
-#include "cli/run_options.h"
 #include "cli/job_file.h"
+#include "cli/run_options.h"
+#include "tests/fuzz/fuzz_input_file.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   longpin::fuzz::MakeInputFile("job.toml");

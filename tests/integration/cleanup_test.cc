@@ -16,7 +16,8 @@ TEST(Cleanup, KilledRunIsCleanedUp) {
   ASSERT_FALSE(tmp.path().empty());
   const std::string work = tmp.File("work");
   {
-    Process p({"run", "--fs", "ext4", "--phases", "pinned", "--duration", "30s", "--size", "32M", "--workdir", work});
+    Process p({"run", "--fs", "ext4", "--phases", "pinned", "--duration", "30s", "--size", "32M", "--workdir",
+               work});
     ASSERT_TRUE(p.started());
     for (int i = 0; i < 100 && RunDirsUnder(work).empty(); ++i) std::this_thread::sleep_for(50ms);
     ASSERT_FALSE(RunDirsUnder(work).empty()) << "the run never started";
@@ -49,15 +50,16 @@ TEST(Cleanup, KeepKeepsTheImageAndPrintsItsPath) {
   ASSERT_FALSE(tmp.path().empty());
   const std::string work = tmp.File("work");
   const std::string report = tmp.File("report.json");
-  Outcome o = RunLongpin({"run", "--fs", "ext4", "--keep", "--duration", "1s", "--size", "32M", "--json", report,
-                          "--workdir", work});
+  Outcome o = RunLongpin({"run", "--fs", "ext4", "--keep", "--duration", "1s", "--size", "32M", "--json",
+                          report, "--workdir", work});
   EXPECT_EQ(o.exit_code, 0) << o.Describe();
   auto r = ReadJson(report);
   ASSERT_TRUE(r.has_value()) << o.Describe();
   const std::string image = (*r)["run"].value("kept_image", "");
   ASSERT_FALSE(image.empty()) << r->dump(2);
   EXPECT_EQ(image.rfind(work + "/", 0), 0u) << "the image lives in the run's directory: " << image;
-  EXPECT_NE(o.out.find(image), std::string::npos) << "stdout must print the kept image's path\n" << o.Describe();
+  EXPECT_NE(o.out.find(image), std::string::npos) << "stdout must print the kept image's path\n"
+                                                  << o.Describe();
   struct stat st {};
   EXPECT_EQ(::stat(image.c_str(), &st), 0) << image << " is gone";
   // Kept, but neither mounted nor attached: the user mounts it to inspect it.

@@ -22,8 +22,9 @@ TEST_P(CrashCycle, ShutdownRemountVerifyPasses) {
   if (auto why = NeedFs(GetParam())) GTEST_SKIP() << *why;
   TempDir dir;
   const std::string json = dir.File("r.json");
-  Outcome o = RunLongpin({"run", "--fs", GetParam(), "--crash", "shutdown", "--crash-iterations", "2", "--size",
-                          "32M", "--duration", "1s", "--workdir", dir.File("work"), "--json", json});
+  Outcome o =
+      RunLongpin({"run", "--fs", GetParam(), "--crash", "shutdown", "--crash-iterations", "2", "--size",
+                  "32M", "--duration", "1s", "--workdir", dir.File("work"), "--json", json});
   ASSERT_EQ(o.exit_code, 0) << o.Describe();
   auto doc = ReadJson(json);
   ASSERT_TRUE(doc) << o.Describe();
@@ -41,9 +42,9 @@ TEST_P(CrashCycle, SelftestCatchesEveryPlantedFault) {
   if (auto why = NeedFs(GetParam())) GTEST_SKIP() << *why;
   TempDir dir;
   const std::string json = dir.File("st.json");
-  Outcome o = RunLongpin({"selftest", "--fs", GetParam(), "--clean-runs", "2", "--workdir", dir.File("work"),
-                          "--json", json},
-                         std::chrono::seconds(300));
+  Outcome o = RunLongpin(
+      {"selftest", "--fs", GetParam(), "--clean-runs", "2", "--workdir", dir.File("work"), "--json", json},
+      std::chrono::seconds(300));
   auto doc = ReadJson(json);
   ASSERT_TRUE(doc) << o.Describe();
   ASSERT_EQ((*doc)["planted"].size(), 6u) << o.Describe();
@@ -75,8 +76,8 @@ TEST(Crash, BtrfsWithoutShutdownIsCannotRun) {
 TEST(Crash, SimulatedPowerCutIsVerifiedFromAFreshProcess) {
   if (auto why = NeedFs("ext4")) GTEST_SKIP() << *why;
   TempDir dir;
-  const std::string img = dir.File("user.img"), mnt = dir.File("mnt"), state = "/var/tmp/longpin-it-state-" +
-                                                                                 std::to_string(::getpid());
+  const std::string img = dir.File("user.img"), mnt = dir.File("mnt"),
+                    state = "/var/tmp/longpin-it-state-" + std::to_string(::getpid());
   const std::string json = dir.File("verify.json");
   pid_t child = ::fork();
   if (child == 0) {
@@ -137,17 +138,17 @@ TEST(Crash, RefusalsExitTwoWithOneLine) {
   EXPECT_EQ(CountLines(same.err), 1u) << same.Describe();
   EXPECT_NE(same.err.find("same filesystem"), std::string::npos) << same.Describe();
   // A shutdown of a filesystem longpin did not make.
-  Outcome user = RunLongpin({"run", "--fs", "dir:" + dir.path(), "--crash", "shutdown", "--duration", "1s",
-                             "--size", "8M"});
+  Outcome user = RunLongpin(
+      {"run", "--fs", "dir:" + dir.path(), "--crash", "shutdown", "--duration", "1s", "--size", "8M"});
   EXPECT_EQ(user.exit_code, 2) << user.Describe();
   EXPECT_EQ(CountLines(user.err), 1u) << user.Describe();
-  Outcome root = RunLongpin({"run", "--fs", "dir:" + dir.path(), "--crash", "shutdown", "--allow-shutdown-of", "/",
-                             "--state-dir", "/var/tmp/x", "--duration", "1s", "--size", "8M"});
+  Outcome root = RunLongpin({"run", "--fs", "dir:" + dir.path(), "--crash", "shutdown", "--allow-shutdown-of",
+                             "/", "--state-dir", "/var/tmp/x", "--duration", "1s", "--size", "8M"});
   EXPECT_EQ(root.exit_code, 2) << root.Describe();
   EXPECT_NE(root.err.find("root filesystem"), std::string::npos) << root.Describe();
   // Power cut on a scratch image (it would not survive the reboot).
-  Outcome scratch = RunLongpin({"run", "--fs", "ext4", "--crash", "power-cut", "--state-dir", dir.File("s2"),
-                                "--duration", "1s"});
+  Outcome scratch = RunLongpin(
+      {"run", "--fs", "ext4", "--crash", "power-cut", "--state-dir", dir.File("s2"), "--duration", "1s"});
   EXPECT_EQ(scratch.exit_code, 2) << scratch.Describe();
   EXPECT_TRUE(ListDir(dir.path()).size() <= 1u);  // nothing but what the refusals may have left: no run dirs
 }

@@ -92,18 +92,12 @@ std::string FsName(int fd) {
   struct statfs sf {};
   if (::fstatfs(fd, &sf) != 0) return "unknown";
   switch (static_cast<unsigned long>(sf.f_type)) {
-    case 0x01021994:
-      return "tmpfs";
-    case 0x958458f6:
-      return "hugetlbfs";
-    case 0xef53:
-      return "ext4";
-    case 0x58465342:
-      return "xfs";
-    case 0x9123683e:
-      return "btrfs";
-    case 0x794c7630:
-      return "overlayfs";
+    case 0x01021994: return "tmpfs";
+    case 0x958458f6: return "hugetlbfs";
+    case 0xef53: return "ext4";
+    case 0x58465342: return "xfs";
+    case 0x9123683e: return "btrfs";
+    case 0x794c7630: return "overlayfs";
     default: {
       char hex[32];
       std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(sf.f_type));

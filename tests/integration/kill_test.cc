@@ -1,9 +1,8 @@
 // A SIGKILL in the pinned phase of every pinner (and while the kernel holds pages for the in-process FUSE
 // daemon, where a watchdog child aborts the FUSE connection): the process must be reaped within seconds and
 // leave no mount, loop device or process behind; `longpin cleanup` then removes the run directory.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "pinners/pinner.h"
 #include "tests/integration/test_helpers.h"
@@ -19,7 +18,8 @@ using namespace std::chrono_literals;
 std::vector<std::string> ProcessesNaming(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& pid : ListDir("/proc")) {
-    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid())) continue;
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid()))
+      continue;
     std::ifstream cmdline("/proc/" + pid + "/cmdline");
     std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
     if (args.find(dir) == std::string::npos) continue;
@@ -41,7 +41,9 @@ struct KillCase {
 };
 
 // gtest prints a parameter by its name, not its bytes.
-void PrintTo(const KillCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const KillCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class KillNine : public ::testing::TestWithParam<KillCase> {};
 

@@ -1,6 +1,7 @@
 // --crash log-writes: the replay reader on a log written here in the documented dm-log-writes format; the
 // clear refusal where the kernel has no dm-log-writes; and the real crash model in the 6.1 guest (vm/run).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,12 +9,10 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "crash/dm_log_writes.h"
 #include "core/subprocess.h"
-#include "tests/integration/test_helpers.h"
+#include "crash/dm_log_writes.h"
 #include "crash/log_writes_replay.h"
+#include "tests/integration/test_helpers.h"
 
 namespace longpin {
 namespace {
@@ -128,16 +127,18 @@ TEST(LogWritesReplay, RefusesTruncatedAndForeignLogs) {
   WriteAll(dir.File("noend"), log);
   auto noend = IndexLogWrites(dir.File("noend"));
   ASSERT_TRUE(noend.ok());
-  EXPECT_FALSE(noend->complete);  // no end mark: the run's log device filled up, or the device was not removed
+  EXPECT_FALSE(
+      noend->complete);  // no end mark: the run's log device filled up, or the device was not removed
 }
 
 // Where the kernel has no dm-log-writes (this project's host), the run says so in one line and exits 77.
 TEST(LogWritesRun, WithoutDmLogWritesExits77WithOneLine) {
   if (auto why = it::NeedFs("xfs")) GTEST_SKIP() << *why;
-  if (!DmLogWritesUnavailableReason()) GTEST_SKIP() << "this kernel has dm-log-writes: the VM test covers the real run";
+  if (!DmLogWritesUnavailableReason())
+    GTEST_SKIP() << "this kernel has dm-log-writes: the VM test covers the real run";
   it::TempDir work;
-  it::Outcome o = it::RunLongpin({"run", "--crash", "log-writes", "--fs", "xfs", "--size", "8M", "--duration", "200ms",
-                                  "--quiet", "--workdir", work.path()});
+  it::Outcome o = it::RunLongpin({"run", "--crash", "log-writes", "--fs", "xfs", "--size", "8M", "--duration",
+                                  "200ms", "--quiet", "--workdir", work.path()});
   EXPECT_EQ(o.exit_code, 77) << o.Describe();
   EXPECT_EQ(it::CountLines(o.err), 1u) << o.Describe();
   EXPECT_NE(o.err.find("dm-log-writes not available: "), std::string::npos) << o.Describe();
@@ -146,7 +147,8 @@ TEST(LogWritesRun, WithoutDmLogWritesExits77WithOneLine) {
 
 TEST(LogWritesRun, RefusesANonScratchTarget) {
   it::TempDir work;
-  it::Outcome o = it::RunLongpin({"run", "--crash", "log-writes", "--fs", "dir:" + work.path(), "--duration", "100ms"});
+  it::Outcome o =
+      it::RunLongpin({"run", "--crash", "log-writes", "--fs", "dir:" + work.path(), "--duration", "100ms"});
   EXPECT_EQ(o.exit_code, 2) << o.Describe();
   EXPECT_NE(o.err.find("--crash log-writes: needs a scratch filesystem"), std::string::npos) << o.Describe();
 }
@@ -163,9 +165,11 @@ TEST(LogWritesRun, EveryMarkCheckedUnderTheSixOneGuest) {
     GTEST_SKIP() << "the 6.1 kernel is not cached in " << cache << " (vm/run --fetch-only fetches it)";
   it::TempDir results;
   const std::string json = results.File("report.json");
-  auto r = RunCommand({run, "--load", "xfs", "--timeout", "500", "--results", results.path(), "--", LONGPIN_BINARY,
-                       "run", "--crash", "log-writes", "--fs", "xfs", "--size", "16M", "--duration", "500ms", "--sync",
-                       "fsync:250ms", "--quiet", "--json", json},
+  auto r = RunCommand({run,         "--load",       "xfs",   "--timeout",    "500",
+                       "--results", results.path(), "--",    LONGPIN_BINARY, "run",
+                       "--crash",   "log-writes",   "--fs",  "xfs",          "--size",
+                       "16M",       "--duration",   "500ms", "--sync",       "fsync:250ms",
+                       "--quiet",   "--json",       json},
                       560);
   ASSERT_TRUE(r.ok()) << r.status().message();
   if (r->exit_code == 77) GTEST_SKIP() << "vm/run: " << LastLine(r->output);

@@ -47,10 +47,8 @@ std::string InChild(const std::function<std::string()>& body) {
   if (pid == 0) {
     ::close(p[0]);
     std::string msg;
-    if (Status s = EnterPrivateMountNamespace(); !s.ok())
-      msg = "SKIP: " + s.message();
-    else
-      msg = body();
+    if (Status s = EnterPrivateMountNamespace(); !s.ok()) msg = "SKIP: " + s.message();
+    else msg = body();
     if (msg.empty()) msg = "ok";
     (void)!::write(p[1], msg.data(), msg.size());
     std::fflush(nullptr);

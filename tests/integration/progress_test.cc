@@ -11,7 +11,7 @@ namespace {
 
 std::vector<std::string> ShortRunArgs(const TempDir& tmp) {
   // One round: the line's phase numbers are those of the phase list (baseline 1/2, pinned 2/2).
-  return {"run",    "--fs", "dir:" + tmp.path(), "--duration", "1s", "--rounds", "1",
+  return {"run",    "--fs", "dir:" + tmp.path(), "--duration",    "1s", "--rounds", "1",
           "--size", "8M",   "--workdir",         tmp.File("work")};
 }
 

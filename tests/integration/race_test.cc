@@ -1,9 +1,8 @@
 // Race scripts on real loop filesystems: each step runs against the kernel here, and what the steps promised
 // is read back from the disk. The findings themselves (Debian 6.1) are asserted by vm/ci-6.1.sh.
 #include <glob.h>
-#include <sys/utsname.h>
-
 #include <gtest/gtest.h>
+#include <sys/utsname.h>
 
 #include "pinners/pinner.h"
 #include "tests/integration/test_helpers.h"
@@ -26,8 +25,9 @@ class Race : public ::testing::Test {
   nlohmann::json RunScript(const std::string& script, int expect_exit, const std::string& fs = "ext4",
                            const std::string& pinner = "fuse", std::vector<std::string> extra = {}) {
     const std::string json = work_.File("race.json");
-    std::vector<std::string> args = {"run", "--pinner", pinner, "--fs", fs, "--race", script, "--race-attempts", "12",
-                                     "--size", "8M", "--workdir", work_.path(), "--json", json, "--quiet"};
+    std::vector<std::string> args = {"run",        "--pinner",        pinner, "--fs",   fs,   "--race",
+                                     script,       "--race-attempts", "12",   "--size", "8M", "--workdir",
+                                     work_.path(), "--json",          json,   "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     Outcome o = RunLongpin(args, std::chrono::seconds(120));
     EXPECT_EQ(o.exit_code, expect_exit) << o.Describe();
@@ -75,7 +75,8 @@ TEST_F(Race, AHeldDmaHoldsTheWindowAcrossASyncAndIsMeasured) {
   if (major > 6 || (major == 6 && minor >= 9)) {
     EXPECT_EQ(measured, "FOLL_PIN") << doc["race"]["pin_reference"].dump();
   }
-  EXPECT_NE(doc["race"]["pin_reference"]["detail"].get<std::string>().find("nr_foll_pin_acquired"), std::string::npos);
+  EXPECT_NE(doc["race"]["pin_reference"]["detail"].get<std::string>().find("nr_foll_pin_acquired"),
+            std::string::npos);
 }
 
 TEST_F(Race, PageoutTakesTheWindowOffThePageTables) {
@@ -105,7 +106,8 @@ TEST_F(Race, CgroupReclaimRunsOrSaysWhyNot) {
   }();
   if (controllers.find("memory") == std::string::npos) {
     auto doc = RunScript("pin,store,sync,reclaim:cgroup,verify", 77);
-    EXPECT_NE(doc["reasons"][0].get<std::string>().find("cgroup v2"), std::string::npos) << doc["reasons"].dump();
+    EXPECT_NE(doc["reasons"][0].get<std::string>().find("cgroup v2"), std::string::npos)
+        << doc["reasons"].dump();
   } else {
     auto doc = RunScript("pin,store,sync,reclaim:cgroup,verify", 0);
     EXPECT_EQ(doc["findings"]["kernel_violations"], 0);
@@ -121,7 +123,8 @@ TEST_F(Race, AScriptThatMakesNoSenseExits2BeforeAnythingIsMade) {
       {{"--pinner", "fuse", "--race", "pin,store,sync"}, "ends with verify"},
       {{"--pinner", "fuse", "--race", "pin,store,verify", "--crash", "shutdown"}, "crash step"},
       {{"--pinner", "fuse", "--race", "pin,verify", "--contract", "loose"}, "--contract loose"},
-      {{"--pinner", "fuse", "--race", "pin,store,sync,verify", "--mapping", "private"}, "private stores never reach"},
+      {{"--pinner", "fuse", "--race", "pin,store,sync,verify", "--mapping", "private"},
+       "private stores never reach"},
   };
   for (const auto& [args, says] : cases) {
     std::vector<std::string> all = {"run", "--workdir", work_.path()};
@@ -140,10 +143,12 @@ TEST_F(Race, ARefusedLongTermPinIsTheOutcome) {
   ::uname(&u);
   int major = 0, minor = 0;
   std::sscanf(u.release, "%d.%d", &major, &minor);
-  if (major < 6 || (major == 6 && minor < 5)) GTEST_SKIP() << "kernel " << u.release << " grants or refuses differently";
+  if (major < 6 || (major == 6 && minor < 5))
+    GTEST_SKIP() << "kernel " << u.release << " grants or refuses differently";
   auto doc = RunScript("pin,store,sync,dma,sync,verify", 77, "ext4", "io_uring");
   EXPECT_EQ(doc["verdict"], "refused");
-  EXPECT_NE(doc["race"]["refused"].get<std::string>().find("EFAULT"), std::string::npos) << doc["race"].dump();
+  EXPECT_NE(doc["race"]["refused"].get<std::string>().find("EFAULT"), std::string::npos)
+      << doc["race"].dump();
   EXPECT_EQ(doc["findings"]["kernel_violations"], 0);
 }
 

@@ -77,8 +77,8 @@ json SampleRun() {
                           .sync_id = 4,
                           .sync_op = "fsync"});
   r.verification = v;
-  r.kernel_events.push_back(
-      {KernelEventClass::kWarning, "WARNING: <script>document.body.remove()</script>", 1, 4242, "<i>x</i>", "other process", "", false});
+  r.kernel_events.push_back({KernelEventClass::kWarning, "WARNING: <script>document.body.remove()</script>",
+                             1, 4242, "<i>x</i>", "other process", "", false});
   json doc = json::parse(RenderJson(r));
   json syncs = json::array(), pins = json::array(), vmstat = json::array();
   for (int i = 0; i < 260; ++i) {

@@ -53,8 +53,8 @@ TEST_P(ShortRun, PassesWithZeroViolations) {
   TempDir tmp;
   ASSERT_FALSE(tmp.path().empty());
   const std::string report = tmp.File("report.json");
-  Outcome o = RunLongpin({"run", "--fs", fs, "--duration", "1s", "--size", "32M", "--json", report, "--workdir",
-                          tmp.File("work")});
+  Outcome o = RunLongpin({"run", "--fs", fs, "--duration", "1s", "--size", "32M", "--json", report,
+                          "--workdir", tmp.File("work")});
   EXPECT_EQ(o.exit_code, 0) << o.Describe();
   auto r = ReadJson(report);
   ASSERT_TRUE(r.has_value()) << "no JSON report at " << report << "\n" << o.Describe();
@@ -85,33 +85,40 @@ TEST_P(ShortRun, PassesWithZeroViolations) {
     EXPECT_GT(phase["sync"]["fsync"]["count"].get<uint64_t>(), 0u) << phase.dump(2);
   }
   EXPECT_EQ((*r)["phases"][0]["pins"]["granted_pages"], 0) << "baseline holds no pins";
-  EXPECT_GT((*r)["phases"][1]["pins"]["granted_pages"].get<uint64_t>(), 0u) << "the vmsplice pinner pinned nothing";
+  EXPECT_GT((*r)["phases"][1]["pins"]["granted_pages"].get<uint64_t>(), 0u)
+      << "the vmsplice pinner pinned nothing";
 
   EXPECT_EQ(Join(Leftovers(tmp.path())), "") << "a passing run leaves nothing behind";
 }
 
 INSTANTIATE_TEST_SUITE_P(Filesystems, ShortRun, ::testing::Values("ext4", "xfs", "btrfs"),
-                         [](const ::testing::TestParamInfo<const char*>& param_info) { return std::string(param_info.param); });
+                         [](const ::testing::TestParamInfo<const char*>& param_info) {
+                           return std::string(param_info.param);
+                         });
 
-// --sync fsync:each-write: fio's --fsync=1. Every write of a CPU or pwrite writer is followed by its own fsync in
-// its thread (no syncer thread), so a phase has exactly as many syncs as writes, and each sync promises the
-// write before it: the strict contract finds every one. One round, so each phase lasts the whole 1 s: paced at 2 x 200/s,
-// a phase of the default 4 rounds (0.25 s) would hold at most 100 writes, whatever the machine.
+// --sync fsync:each-write: fio's --fsync=1. Every write of a CPU or pwrite writer is followed by its own
+// fsync in its thread (no syncer thread), so a phase has exactly as many syncs as writes, and each sync
+// promises the write before it: the strict contract finds every one. One round, so each phase lasts the whole
+// 1 s: paced at 2 x 200/s, a phase of the default 4 rounds (0.25 s) would hold at most 100 writes, whatever
+// the machine.
 TEST(RunSyncEachWrite, EveryWriteIsFollowedByItsOwnSync) {
   if (auto why = NeedFs("ext4")) GTEST_SKIP() << *why;
   TempDir tmp;
   ASSERT_FALSE(tmp.path().empty());
   const std::string report = tmp.File("report.json");
   Outcome o = RunLongpin({"run", "--sync", "fsync:each-write", "--writers", "cpu:1,pwrite:1", "--rate", "200",
-                          "--rounds", "1", "--duration", "1s", "--size", "16M", "--json", report, "--workdir", tmp.File("work")});
+                          "--rounds", "1", "--duration", "1s", "--size", "16M", "--json", report, "--workdir",
+                          tmp.File("work")});
   ASSERT_EQ(o.exit_code, 0) << o.Describe();
   EXPECT_NE(o.out.find("sync fsync after each write"), std::string::npos) << o.out;
   auto r = ReadJson(report);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ((*r)["run"]["sync_each_write"], true);
   for (const auto& phase : (*r)["phases"]) {
-    const uint64_t writes = phase["writes"]["cpu"].get<uint64_t>() + phase["writes"]["pwrite"].get<uint64_t>();
-    EXPECT_GT(writes, 20u) << phase.dump(2);  // enough to mean something; each write costs an fsync under load
+    const uint64_t writes =
+        phase["writes"]["cpu"].get<uint64_t>() + phase["writes"]["pwrite"].get<uint64_t>();
+    EXPECT_GT(writes, 20u) << phase.dump(
+        2);  // enough to mean something; each write costs an fsync under load
     EXPECT_EQ(phase["sync"]["fsync"]["count"].get<uint64_t>(), writes) << phase.dump(2);
   }
   for (const char* kind : {"cpu", "pwrite"}) {
@@ -182,7 +189,8 @@ TEST(RunBadInput, UnavailablePinnerIsCannotRunHere) {
                           "--size", "4M", "--workdir", tmp.File("work")},
                          60s);
   EXPECT_EQ(o.exit_code, 77) << "pinner " << unavailable << "\n" << o.Describe();
-  EXPECT_NE(o.err.find(unavailable), std::string::npos) << "stderr must say which pinner and why\n" << o.Describe();
+  EXPECT_NE(o.err.find(unavailable), std::string::npos) << "stderr must say which pinner and why\n"
+                                                        << o.Describe();
   EXPECT_EQ(Join(Leftovers(tmp.path())), "");
   for (const auto& name : ListDir(tmp.path()))
     EXPECT_EQ(name.rfind("longpin-target-", 0), std::string::npos) << "left a target behind: " << name;
@@ -194,7 +202,8 @@ TEST(RunInterrupt, SigintStopsTheRunWritesTheReportAndCleansUp) {
   ASSERT_FALSE(tmp.path().empty());
   const std::string work = tmp.File("work");
   const std::string report = tmp.File("report.json");
-  Process p({"run", "--fs", "ext4", "--duration", "30s", "--size", "32M", "--json", report, "--workdir", work});
+  Process p(
+      {"run", "--fs", "ext4", "--duration", "30s", "--size", "32M", "--json", report, "--workdir", work});
   ASSERT_TRUE(p.started());
   // Wait for the run to be under way (its run directory exists), then let it work a little.
   for (int i = 0; i < 100 && RunDirsUnder(work).empty(); ++i) std::this_thread::sleep_for(50ms);
@@ -247,7 +256,7 @@ TEST(RunKernelLines, AnotherDevicesLinesAreNotThisRunsFindings) {
   // Well inside the phases (6 s), after the monitor started (it reads from the end of the log at its start).
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   for (const std::string& line : {"<3>EXT4-fs error (device " + name + "): longpin test: another run's error",
-                                 "<6>EXT4-fs (" + name + "): shut down requested (2)"}) {
+                                  "<6>EXT4-fs (" + name + "): shut down requested (2)"}) {
     // With its newline: the kernel keeps an unterminated record open for a continuation, unseen by readers.
     std::ofstream kmsg("/dev/kmsg");
     kmsg << line << "\n" << std::flush;

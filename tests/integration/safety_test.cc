@@ -1,10 +1,9 @@
 // Safety: longpin never removes, unmounts or detaches what it did not create. Cleanup touches only run
 // directories with longpin's owner marker whose owner is gone, never descends into a mount point under one;
 // a dir:PATH run leaves every other file in PATH alone.
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
-
-#include <gtest/gtest.h>
 
 #include <functional>
 #include <map>
@@ -61,7 +60,8 @@ TEST(Safety, CleanupTouchesOnlyDirectoriesOfDeadLongpinRuns) {
   const std::string foreign_marker = base + "/run-0000000000000004";
   const std::string not_a_run = base + "/other";
   MakeRunDir(no_marker, "");
-  MakeRunDir(live_owner, "longpin pid=" + std::to_string(me) + " start=" + std::to_string(ProcessStartTime(me)));
+  MakeRunDir(live_owner,
+             "longpin pid=" + std::to_string(me) + " start=" + std::to_string(ProcessStartTime(me)));
   MakeRunDir(dead_owner, "longpin pid=" + std::to_string(DeadPid()) + " start=12345");
   MakeRunDir(foreign_marker, "somebody else's pid=1");
   MakeRunDir(not_a_run, "longpin pid=" + std::to_string(DeadPid()) + " start=12345");
@@ -69,9 +69,11 @@ TEST(Safety, CleanupTouchesOnlyDirectoriesOfDeadLongpinRuns) {
 
   Outcome o = RunLongpin({"cleanup", "--workdir", base}, 30s);
   EXPECT_EQ(o.exit_code, 0) << o.Describe();
-  EXPECT_TRUE(Exists(no_marker + "/precious")) << "removed a directory without longpin's marker\n" << o.Describe();
+  EXPECT_TRUE(Exists(no_marker + "/precious")) << "removed a directory without longpin's marker\n"
+                                               << o.Describe();
   EXPECT_TRUE(Exists(live_owner + "/precious")) << "removed the directory of a live owner\n" << o.Describe();
-  EXPECT_TRUE(Exists(foreign_marker + "/precious")) << "removed a directory with another marker\n" << o.Describe();
+  EXPECT_TRUE(Exists(foreign_marker + "/precious")) << "removed a directory with another marker\n"
+                                                    << o.Describe();
   EXPECT_TRUE(Exists(not_a_run + "/precious")) << "removed a directory not named run-*\n" << o.Describe();
   EXPECT_FALSE(Exists(dead_owner)) << "left the directory of a dead run\n" << o.Describe();
 }
@@ -81,8 +83,8 @@ TEST(Safety, RecycledPidDoesNotKeepAStaleRunAlive) {
   ASSERT_FALSE(tmp.path().empty());
   // Our own pid with another start time: the pid was reused by someone else, the run is gone.
   const std::string dir = tmp.File("run-00000000000000aa");
-  MakeRunDir(dir, "longpin pid=" + std::to_string(::getpid()) + " start=" +
-                      std::to_string(ProcessStartTime(::getpid()) + 1));
+  MakeRunDir(dir, "longpin pid=" + std::to_string(::getpid()) +
+                      " start=" + std::to_string(ProcessStartTime(::getpid()) + 1));
   ASSERT_FALSE(HasFatalFailure());
   Outcome o = RunLongpin({"cleanup", "--workdir", tmp.path()}, 30s);
   EXPECT_EQ(o.exit_code, 0) << o.Describe();
@@ -100,8 +102,7 @@ std::string InPrivateMountNamespace(const std::function<std::string()>& body) {
     std::string verdict;
     if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
       verdict = std::string("private mount namespace: ") + std::strerror(errno);
-    else
-      verdict = body();
+    else verdict = body();
     if (!verdict.empty() && ::write(fds[1], verdict.data(), verdict.size()) < 0) ::_exit(2);
     ::_exit(0);
   }
@@ -112,7 +113,8 @@ std::string InPrivateMountNamespace(const std::function<std::string()>& body) {
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) verdict += " (child died: status " + std::to_string(status) + ")";
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    verdict += " (child died: status " + std::to_string(status) + ")";
   return verdict;
 }
 

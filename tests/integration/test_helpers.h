@@ -18,13 +18,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/mount_table.h"
 #include "core/scratch_fs.h"
@@ -33,7 +32,9 @@
 
 namespace longpin::it {
 
-inline const char* LongpinBinary() { return LONGPIN_BINARY; }
+inline const char* LongpinBinary() {
+  return LONGPIN_BINARY;
+}
 
 inline std::optional<std::string> NeedRoot() {
   if (::geteuid() != 0) return std::string("needs root (loop devices and mounts)");
@@ -61,8 +62,8 @@ inline std::optional<std::string> NeedPinner(const std::string& name) {
 }
 
 struct Outcome {
-  int exit_code = -1;   // -1 when killed by a signal
-  int signal = 0;       // the signal that ended it, 0 if it exited
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // the signal that ended it, 0 if it exited
   bool timed_out = false;
   std::string out, err;
   std::string Describe() const {
@@ -137,7 +138,8 @@ class Process {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bool killed = false;
     while (out_fd_ >= 0 || err_fd_ >= 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0 && !killed) {
         ::kill(pid_, SIGKILL);
         killed = true;
@@ -164,7 +166,8 @@ class Process {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
       into.append(buf, size_t(n));
-    } else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {  // a pty reads EIO once the child is gone
+    } else if (n == 0 ||
+               (n < 0 && errno != EINTR && errno != EAGAIN)) {  // a pty reads EIO once the child is gone
       ::close(fd);
       fd = -1;
     }

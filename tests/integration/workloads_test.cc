@@ -1,9 +1,9 @@
-// The presets (workloads/presets/*.toml), job files through the binary, the hang exit and the matrix: each runs
-// the real longpin on loop filesystems, briefly, and asserts what this kernel shows.
-#include <map>
-
+// The presets (workloads/presets/*.toml), job files through the binary, the hang exit and the matrix: each
+// runs the real longpin on loop filesystems, briefly, and asserts what this kernel shows.
 #include <gtest/gtest.h>
 #include <sys/utsname.h>
+
+#include <map>
 
 #include "pinners/pinner.h"
 #include "tests/integration/test_helpers.h"
@@ -29,8 +29,8 @@ class Preset : public ::testing::Test {
   // Runs `longpin run --workload NAME` briefly; the JSON report, or a failure.
   nlohmann::json RunPreset(const std::string& name, std::vector<std::string> extra = {}) {
     const std::string json = work_.File("report.json");
-    std::vector<std::string> args = {"run", "--workload", name, "--duration", "1s", "--size", "32M",
-                                     "--workdir", work_.path(), "--json", json, "--quiet"};
+    std::vector<std::string> args = {"run", "--workload", name,         "--duration", "1s", "--size",
+                                     "32M", "--workdir",  work_.path(), "--json",     json, "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
     Outcome o = RunLongpin(args, std::chrono::seconds(180));
     EXPECT_EQ(o.exit_code, 0) << o.Describe();
@@ -108,8 +108,8 @@ TEST_F(Preset, ReclaimUnderPinKeepsDmaWritesVisibleInTheMapping) {
 TEST(Workloads, ListShowsEveryPreset) {
   Outcome o = RunLongpin({"list", "workloads"});
   ASSERT_EQ(o.exit_code, 0) << o.Describe();
-  for (const char* name : {"pinned-redirty", "split-page", "dio-journal", "truncate-under-pin", "fork-under-pin",
-                           "reclaim-under-pin"})
+  for (const char* name : {"pinned-redirty", "split-page", "dio-journal", "truncate-under-pin",
+                           "fork-under-pin", "reclaim-under-pin"})
     EXPECT_NE(o.out.find(name), std::string::npos) << name << "\n" << o.out;
 }
 
@@ -131,8 +131,8 @@ TEST(Workloads, StuckPhaseEndsTheRunWithExit1AndAReport) {
   const std::string json = work.File("report.json");
   const auto t0 = std::chrono::steady_clock::now();
   Outcome o = RunLongpin({"run", "--pinner", "fuse", "--writers", "cpu:1,pwrite:1,dma:1", "--pin-hold", "30s",
-                          "--hang-threshold", "1s", "--duration", "1s", "--size", "32M", "--workdir", work.path(),
-                          "--json", json, "--quiet"},
+                          "--hang-threshold", "1s", "--duration", "1s", "--size", "32M", "--workdir",
+                          work.path(), "--json", json, "--quiet"},
                          std::chrono::seconds(60));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(o.exit_code, 1) << o.Describe();
@@ -154,10 +154,10 @@ TEST(Workloads, MatrixOfFourCellsWritesFourCells) {
   if (auto why = NeedPinner("io_uring")) GTEST_SKIP() << *why;
   TempDir work;
   const std::string json = work.File("matrix.json");
-  Outcome o = RunLongpin({"matrix", "--pinners", "vmsplice,io_uring", "--fs", "ext4", "--mappings", "shared,memfd",
-                          "--sync", "fsync", "--duration", "1s", "--size", "32M", "--workdir", work.path(), "--json",
-                          json, "--quiet"},
-                         std::chrono::seconds(300));
+  Outcome o = RunLongpin(
+      {"matrix", "--pinners", "vmsplice,io_uring", "--fs", "ext4", "--mappings", "shared,memfd", "--sync",
+       "fsync", "--duration", "1s", "--size", "32M", "--workdir", work.path(), "--json", json, "--quiet"},
+      std::chrono::seconds(300));
   EXPECT_EQ(o.exit_code, 0) << o.Describe();
   auto doc = ReadJson(json);
   ASSERT_TRUE(doc) << o.Describe();

@@ -34,8 +34,8 @@ Block Stamped(const StampPattern& pattern, uint64_t block, uint64_t gen, WriterK
 Block Splice(const Block& head, const Block& tail, size_t cut) {
   Block out(head.size());
   std::memcpy(out.words.data(), head.words.data(), cut);
-  std::memcpy(reinterpret_cast<char*>(out.words.data()) + cut, reinterpret_cast<const char*>(tail.words.data()) + cut,
-              head.size() - cut);
+  std::memcpy(reinterpret_cast<char*>(out.words.data()) + cut,
+              reinterpret_cast<const char*>(tail.words.data()) + cut, head.size() - cut);
   return out;
 }
 
@@ -65,7 +65,8 @@ TEST(BlockStamp, IntactAtEveryBlockSizeKindAndGeneration) {
         const uint64_t block = gen % 97 + 3;
         Block b = Stamped(pattern, block, gen, kind, 42);
         BlockVerdict v = ClassifyBlock(pattern, block, b.data());
-        ASSERT_EQ(v.cls, BlockClass::kIntact) << "bs " << bs << " gen " << gen << " kind " << WriterKindName(kind);
+        ASSERT_EQ(v.cls, BlockClass::kIntact)
+            << "bs " << bs << " gen " << gen << " kind " << WriterKindName(kind);
         EXPECT_EQ(v.generation, gen);
         EXPECT_EQ(v.kind, kind);
         EXPECT_EQ(v.writer_id, 42u);
@@ -140,9 +141,9 @@ TEST(BlockStamp, TornAtEveryPointOfTheStoreSequence) {
                   Point{all, false, false}, Point{all, true, false}, Point{all, true, true}}) {
     Block b = snapshot(p.payload, p.tail_gen, p.tail_check);
     BlockVerdict v = ClassifyBlock(pattern, 8, b.data());
-    EXPECT_EQ(v.cls, BlockClass::kTorn) << "payload words stored " << p.payload << " tail gen " << p.tail_gen
-                                        << " tail check " << p.tail_check << ": classified "
-                                        << BlockClassName(v.cls) << " (bad word " << v.bad_word << ")";
+    EXPECT_EQ(v.cls, BlockClass::kTorn)
+        << "payload words stored " << p.payload << " tail gen " << p.tail_gen << " tail check "
+        << p.tail_check << ": classified " << BlockClassName(v.cls) << " (bad word " << v.bad_word << ")";
     if (v.cls == BlockClass::kTorn) {
       EXPECT_EQ(v.min_generation, 30u);
       EXPECT_EQ(v.generation, 31u);
@@ -158,7 +159,8 @@ TEST(BlockStamp, TornWithZeroPart) {
     for (bool stamped_head : {true, false}) {
       Block torn = stamped_head ? Splice(g, zero, cut) : Splice(zero, g, cut);
       BlockVerdict v = ClassifyBlock(pattern, 2, torn.data());
-      ASSERT_EQ(v.cls, BlockClass::kTorn) << "cut " << cut << (stamped_head ? " head" : " tail") << " stamped";
+      ASSERT_EQ(v.cls, BlockClass::kTorn)
+          << "cut " << cut << (stamped_head ? " head" : " tail") << " stamped";
       EXPECT_TRUE(v.has_zero_words);
       EXPECT_EQ(v.min_generation, 0u);
       EXPECT_EQ(v.generation, 7u);
@@ -236,11 +238,11 @@ TEST(BlockStamp, BitFlipInHeaderIsCorrupt) {
 }
 
 // StampBlock stores the header last, in four 16-byte pieces (words 0-1, 2-3, 4-5, 6-7). A copy of the block
-// can cut that sequence: after the payload and tail of g+1 are stored, any prefix of the pieces is new; a copy
-// reading forward and overtaken by the writer sees an old prefix and a new suffix. A DMA write copies the
-// block forward, so its header is first: a prefix of the pieces new and everything after them old. None of
-// these is damage: each must classify as torn between the two generations (or as intact where the pieces that
-// differ were not cut), never as corrupt.
+// can cut that sequence: after the payload and tail of g+1 are stored, any prefix of the pieces is new; a
+// copy reading forward and overtaken by the writer sees an old prefix and a new suffix. A DMA write copies
+// the block forward, so its header is first: a prefix of the pieces new and everything after them old. None
+// of these is damage: each must classify as torn between the two generations (or as intact where the pieces
+// that differ were not cut), never as corrupt.
 TEST(BlockStamp, TornInsideTheHeaderStore) {
   StampPattern pattern(kRun, 4096);
   const size_t n = 4096 / 8;
@@ -268,8 +270,9 @@ TEST(BlockStamp, TornInsideTheHeaderStore) {
     for (size_t i = 0; i < k; ++i) dma.words[i] = new_gen.words[i];
     expect_torn_or_intact(dma, "DMA copy cut after header word " + std::to_string(k));
   }
-  // A DMA write carries its pin window's epoch (word 5), which differs from the previous stamp's. A cut between
-  // words 5 and 6 then needs the old epoch, which only the expected log knows (the caller's recent epochs).
+  // A DMA write carries its pin window's epoch (word 5), which differs from the previous stamp's. A cut
+  // between words 5 and 6 then needs the old epoch, which only the expected log knows (the caller's recent
+  // epochs).
   StampPattern p2(kRun, 4096);
   Block dma_old(4096), dma_new(4096);
   StampBlock(p2, {p2.run_id(), 8, 40, WriterKind::kDma, 3, 7}, dma_old.data());
@@ -342,7 +345,8 @@ TEST(BlockStamp, CopiesCrossingSeveralTimesAreTorn) {
 TEST(BlockStamp, SplitAtEveryByteIsTornOrIntact) {
   for (size_t bs : {size_t{512}, size_t{4096}}) {
     StampPattern pattern(kRun, bs);
-    const Block a = Stamped(pattern, 11, 254, WriterKind::kPwrite, 2), b = Stamped(pattern, 11, 257, WriterKind::kPwrite, 2);
+    const Block a = Stamped(pattern, 11, 254, WriterKind::kPwrite, 2),
+                b = Stamped(pattern, 11, 257, WriterKind::kPwrite, 2);
     const Block zero(bs);
     for (size_t cut = 1; cut < bs; ++cut) {
       for (int order = 0; order < 4; ++order) {
@@ -356,14 +360,14 @@ TEST(BlockStamp, SplitAtEveryByteIsTornOrIntact) {
           BlockVerdict alone = ClassifyBlock(pattern, 11, m.data());
           EXPECT_TRUE(alone.cls != BlockClass::kCorrupt) << "without the log: bs " << bs << " cut " << cut;
         }
-        // With it (the block was written up to generation 257, one more may be in flight), only a split inside
-        // the tail check itself (its last 8 bytes) is left: a generation there shares no byte pattern to
-        // search by without making every flipped bit of a check explainable.
+        // With it (the block was written up to generation 257, one more may be in flight), only a split
+        // inside the tail check itself (its last 8 bytes) is left: a generation there shares no byte pattern
+        // to search by without making every flipped bit of a check explainable.
         BlockVerdict v = ClassifyBlock(pattern, 11, m.data(), {}, 258);
         if (cut > bs - 8 && v.cls == BlockClass::kCorrupt) continue;
         if (v.cls == BlockClass::kIntact || v.cls == BlockClass::kZero) continue;
         ASSERT_EQ(v.cls, BlockClass::kTorn) << "bs " << bs << " cut " << cut << " order " << order << ": "
-                                             << BlockClassName(v.cls) << " at word " << v.bad_word;
+                                            << BlockClassName(v.cls) << " at word " << v.bad_word;
         if (order < 2) {
           EXPECT_EQ(v.min_generation, 254u) << "bs " << bs << " cut " << cut << " order " << order;
           EXPECT_EQ(v.generation, 257u) << "bs " << bs << " cut " << cut << " order " << order;
@@ -418,7 +422,8 @@ TEST(BlockStamp, GenerationDecodesFromEveryPayloadWord) {
   static_assert(stamp_math::kGenMultiplier * stamp_math::kGenInverse == 1);
   StampPattern pattern(kRun, 4096);
   const uint64_t base = stamp_math::BlockBase(kRun, 13);
-  for (uint64_t gen : {uint64_t{1}, uint64_t{2}, uint64_t{12345}, uint64_t{1} << 39, kMaxPlausibleGeneration}) {
+  for (uint64_t gen :
+       {uint64_t{1}, uint64_t{2}, uint64_t{12345}, uint64_t{1} << 39, kMaxPlausibleGeneration}) {
     Block b = Stamped(pattern, 13, gen);
     for (size_t i = kStampHeaderBytes / 8; i < 4096 / 8 - 2; ++i)
       ASSERT_EQ(stamp_math::DecodeGeneration(b.words[i], pattern.words()[i], base), gen) << "word " << i;

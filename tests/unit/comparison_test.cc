@@ -18,7 +18,8 @@ LatencyHistogram Spread(uint64_t n, uint64_t base_ns, uint64_t seed) {
 }
 
 TEST(Comparison, SameDistributionIsNoDifferenceDetectable) {
-  auto c = CompareLatency("fsync", {Spread(500, 1'000'000, 1), Spread(500, 1'000'000, 11)}, {Spread(500, 1'000'000, 2), Spread(500, 1'000'000, 12)}, 7);
+  auto c = CompareLatency("fsync", {Spread(500, 1'000'000, 1), Spread(500, 1'000'000, 11)},
+                          {Spread(500, 1'000'000, 2), Spread(500, 1'000'000, 12)}, 7);
   ASSERT_TRUE(c.has_value());
   EXPECT_NEAR(c->p50.ratio, 1.0, 0.05);
   EXPECT_LE(c->p50.lo, 1.0);
@@ -29,7 +30,8 @@ TEST(Comparison, SameDistributionIsNoDifferenceDetectable) {
 }
 
 TEST(Comparison, ADoubledLatencyIsDetectedWithItsRatio) {
-  auto c = CompareLatency("fsync", {Spread(300, 1'000'000, 3), Spread(300, 1'000'000, 13)}, {Spread(300, 2'000'000, 4), Spread(300, 2'000'000, 14)}, 7);
+  auto c = CompareLatency("fsync", {Spread(300, 1'000'000, 3), Spread(300, 1'000'000, 13)},
+                          {Spread(300, 2'000'000, 4), Spread(300, 2'000'000, 14)}, 7);
   ASSERT_TRUE(c.has_value());
   EXPECT_NEAR(c->p50.ratio, 2.0, 0.1);
   EXPECT_GT(c->p50.lo, 1.0);
@@ -52,7 +54,8 @@ TEST(Comparison, PhasesThatDifferAmongThemselvesWidenTheInterval) {
 }
 
 TEST(Comparison, AHandfulOfSamplesSaysNothing) {
-  EXPECT_FALSE(CompareLatency("fsync", {Spread(6, 1'000'000, 5)}, {Spread(1000, 1'000'000, 6)}, 7).has_value());
+  EXPECT_FALSE(
+      CompareLatency("fsync", {Spread(6, 1'000'000, 5)}, {Spread(1000, 1'000'000, 6)}, 7).has_value());
   EXPECT_FALSE(CompareLatency("fsync", {}, {}, 7).has_value());
 }
 

@@ -11,7 +11,9 @@
 namespace longpin {
 namespace {
 
-bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 CudaDriverFacts Driver(const char* version, int driver_cuda, int runtime) {
   CudaDriverFacts f;
@@ -27,9 +29,10 @@ TEST(CudaUnavailableReason, NoKernelModuleIsNoDriverLoaded) {
   CudaDriverFacts none;
   none.runtime_version = 13000;
   const std::string why = CudaUnavailableReason(35, "cudaErrorInsufficientDriver", 0, none);
-  EXPECT_EQ(why,
-            "no CUDA device: no NVIDIA driver loaded (/proc/driver/nvidia/version missing; cudaGetDeviceCount: "
-            "cudaErrorInsufficientDriver)");
+  EXPECT_EQ(
+      why,
+      "no CUDA device: no NVIDIA driver loaded (/proc/driver/nvidia/version missing; cudaGetDeviceCount: "
+      "cudaErrorInsufficientDriver)");
   // Whatever the runtime says, no module is no driver.
   EXPECT_TRUE(Has(CudaUnavailableReason(100, "cudaErrorNoDevice", 0, none), "no NVIDIA driver loaded"));
   EXPECT_TRUE(Has(CudaUnavailableReason(0, nullptr, 0, none), "no NVIDIA driver loaded"));
@@ -46,7 +49,8 @@ TEST(CudaUnavailableReason, DriverOlderThanTheRuntimeNamesBothVersionsAndTheBran
 }
 
 TEST(CudaUnavailableReason, ModuleWithoutLibcudaSaysSo) {
-  const std::string why = CudaUnavailableReason(35, "cudaErrorInsufficientDriver", 0, Driver("580.65.06", 0, 13000));
+  const std::string why =
+      CudaUnavailableReason(35, "cudaErrorInsufficientDriver", 0, Driver("580.65.06", 0, 13000));
   EXPECT_TRUE(Has(why, "580.65.06 is loaded but its libcuda.so.1 could not be loaded")) << why;
 }
 
@@ -94,8 +98,9 @@ TEST(CudaRegisterRefusal, WritableSharedFileOn65PlusIsTheKernelRuleWithEFAULT) {
   // explained by the rule here.
   for (int e : {1, 2, 700, 999}) {
     const std::string why = CudaRegisterRefusal(e, c);
-    EXPECT_TRUE(Has(why, "kernel 6.18 refuses writable long-term pins (FOLL_PIN|FOLL_LONGTERM) of a shared ext4 "
-                         "mapping since 6.5"))
+    EXPECT_TRUE(Has(why,
+                    "kernel 6.18 refuses writable long-term pins (FOLL_PIN|FOLL_LONGTERM) of a shared ext4 "
+                    "mapping since 6.5"))
         << why;
     EXPECT_TRUE(Has(why, "EFAULT")) << why;
     EXPECT_TRUE(Has(why, "NV_ERR_INVALID_ADDRESS")) << why;
@@ -106,7 +111,8 @@ TEST(CudaRegisterRefusal, WritableSharedFileOn65PlusIsTheKernelRuleWithEFAULT) {
 TEST(CudaRegisterRefusal, WhereTheRuleDoesNotApplyInvalidValueSaysWhyNot) {
   CudaRegisterContext old = SharedExt4(601);
   EXPECT_FALSE(KernelRefusesWritableLongtermPin(old));
-  EXPECT_TRUE(Has(CudaRegisterRefusal(1, old), "kernel 6.1 is older than 6.5")) << CudaRegisterRefusal(1, old);
+  EXPECT_TRUE(Has(CudaRegisterRefusal(1, old), "kernel 6.1 is older than 6.5"))
+      << CudaRegisterRefusal(1, old);
   EXPECT_EQ(CudaRegisterErrno(1, old), EINVAL);
 
   CudaRegisterContext ro = SharedExt4(618);
@@ -174,7 +180,8 @@ TEST(ClassifyCudaPinKind, GrantedSharedFileOn65PlusIsShortTermFollPin) {
 }
 
 TEST(ClassifyCudaPinKind, BeforeSixFiveLongtermCannotBeTold) {
-  EXPECT_EQ(ClassifyCudaPinKind(Probe(256, 256, true, false, 601)).rfind("FOLL_PIN (long-term or not cannot be told", 0),
+  EXPECT_EQ(ClassifyCudaPinKind(Probe(256, 256, true, false, 601))
+                .rfind("FOLL_PIN (long-term or not cannot be told", 0),
             0u);
   EXPECT_TRUE(Has(ClassifyCudaPinKind(Probe(256, 256, false, false, 618)), "no shared file mapping"));
 }

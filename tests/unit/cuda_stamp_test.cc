@@ -1,6 +1,8 @@
 // The GPU stamp must be byte-identical to core StampBlock: a reference table of blocks stamped on the CPU,
 // held against the kernel's word formula on the host (runs everywhere) and against the kernel on a GPU
 // (runs only where one is; skips with the CUDA error string elsewhere).
+#include "pinners/cuda_stamp.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 
 #include "core/block_stamp.h"
 #include "pinners/cuda_pinner.h"
-#include "pinners/cuda_stamp.h"
 
 namespace longpin {
 namespace {
@@ -62,8 +63,8 @@ TEST(CudaStamp, KernelFormulaMatchesCpuStampOnTheHost) {
     ASSERT_EQ(args.words, ref.size());
     for (uint64_t i = 0; i < args.words; ++i)
       ASSERT_EQ(cuda_stamp::StampWord(args, i), ref[i])
-          << "word " << i << " of run " << c.run_id << " block " << c.block << " gen " << c.generation << " size "
-          << c.block_size;
+          << "word " << i << " of run " << c.run_id << " block " << c.block << " gen " << c.generation
+          << " size " << c.block_size;
   }
 }
 
@@ -107,8 +108,8 @@ TEST(CudaStamp, GpuKernelMatchesCpuStamp) {
                                            reinterpret_cast<std::byte*>(gpu.data()));
     ASSERT_EQ(err, 0) << "cudaError " << err;
     ASSERT_EQ(std::memcmp(gpu.data(), ref.data(), c.block_size), 0)
-        << "GPU block differs: run " << c.run_id << " block " << c.block << " gen " << c.generation << " size "
-        << c.block_size;
+        << "GPU block differs: run " << c.run_id << " block " << c.block << " gen " << c.generation
+        << " size " << c.block_size;
   }
 #endif
 }

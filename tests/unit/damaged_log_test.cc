@@ -3,10 +3,9 @@
 // never yields a violation. And `verify` reads DIR/expected.log, so a moved state directory works.
 #include <fcntl.h>
 #include <ftw.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
@@ -18,11 +17,11 @@
 
 #include "core/block_stamp.h"
 #include "core/expected_log.h"
+#include "tests/temp_dir.h"
 #include "verifiers/disk_reader.h"
 #include "verifiers/expected_state.h"
 #include "verifiers/oracle.h"
 #include "workloads/run.h"
-#include "tests/temp_dir.h"
 #include "workloads/run_state.h"
 #include "workloads/verify.h"
 
@@ -60,8 +59,8 @@ void WriteRunLog(const std::string& path, std::vector<uint64_t>* final_gen, bool
     for (uint64_t b = 0; b < kBlocks; ++b) {
       LogLane* lane = writers[b % 2];
       const uint64_t gen = ++(*final_gen)[b];
-      lane->Append(RecordType::kWrite, uint8_t(b % 2 ? WriterKind::kPwrite : WriterKind::kCpu), uint16_t(b % 2), 0,
-                   b, gen);
+      lane->Append(RecordType::kWrite, uint8_t(b % 2 ? WriterKind::kPwrite : WriterKind::kCpu),
+                   uint16_t(b % 2), 0, b, gen);
       if (b % 16 == 15) lane->Publish();
     }
     ++sync_id;
@@ -141,9 +140,11 @@ TEST(DamagedLog, ImpossibleGenerationIsAnErrorOfTheLog) {
     auto read = ReadExpectedLog(path);
     ASSERT_FALSE(read.ok());
     EXPECT_EQ(read.status().err(), EBADMSG);
-    EXPECT_NE(read.status().message().find("impossible generation"), std::string::npos) << read.status().message();
+    EXPECT_NE(read.status().message().find("impossible generation"), std::string::npos)
+        << read.status().message();
     // The second record of the first chunk: header 64, frame 32, first record 32.
-    EXPECT_NE(read.status().message().find("damaged at byte 128"), std::string::npos) << read.status().message();
+    EXPECT_NE(read.status().message().find("damaged at byte 128"), std::string::npos)
+        << read.status().message();
   }
   const std::string path = dir.path() + "/block.log";
   auto log = ExpectedLog::Create(path, kRun, kBlockSize, kBlocks, false);
@@ -202,18 +203,20 @@ TEST(DamagedLog, LostTailNeverYieldsAViolationBeyondWhatTheLogKnows) {
         }
       }
       const Verification j = Judge(st, d, VerifyMode::kCrash);
-      EXPECT_EQ(j.kernel_violations, 0u) << "cut at " << cut << " variant " << variant << ": "
-                                         << (j.violations.empty() ? "" : j.violations[0].kind + " block " +
-                                                                             std::to_string(j.violations[0].block));
+      EXPECT_EQ(j.kernel_violations, 0u)
+          << "cut at " << cut << " variant " << variant << ": "
+          << (j.violations.empty()
+                  ? ""
+                  : j.violations[0].kind + " block " + std::to_string(j.violations[0].block));
       ++judged;
     }
   }
   EXPECT_GT(judged, 10);
 }
 
-// A gap (records lost in the middle: a killed run's unpublished chunks, a later page of the last flush on disk
-// and an earlier one not): the log is not complete, its promises stand, and a block newer than the log knows
-// (its newest write was in the gap) is not judged, even torn and quiet by what the log shows.
+// A gap (records lost in the middle: a killed run's unpublished chunks, a later page of the last flush on
+// disk and an earlier one not): the log is not complete, its promises stand, and a block newer than the log
+// knows (its newest write was in the gap) is not judged, even torn and quiet by what the log shows.
 TEST(DamagedLog, GapMakesTheLogIncompleteAndHidesNoViolation) {
   LogContents c;
   c.header.block_size = kBlockSize;
@@ -292,15 +295,16 @@ TEST(DamagedLog, ThousandSeededDamagedLogsNeverBlameTheKernel) {
       continue;
     }
     // Accepted: only a cut may be (flips and overwrites never pass the checks).
-    EXPECT_TRUE(only_cut || b.size() < bytes.size()) << "seed " << seed << " damage " << how << " passed the checks";
+    EXPECT_TRUE(only_cut || b.size() < bytes.size())
+        << "seed " << seed << " damage " << how << " passed the checks";
     ++judged;
     const Verification v = Judge(BuildExpectedState(*log), disk, VerifyMode::kCrash);
     EXPECT_EQ(v.kernel_violations, 0u) << "seed " << seed << " damage " << how;
   }
   EXPECT_EQ(refused + judged, 1000);
   EXPECT_GT(refused, 800);  // a cut at a 4 KiB boundary or between chunks is rare among random cuts
-  std::printf("1000 damaged logs: %d refused (exit 3), %d accepted as a cut log, 0 kernel violations\n", refused,
-              judged);
+  std::printf("1000 damaged logs: %d refused (exit 3), %d accepted as a cut log, 0 kernel violations\n",
+              refused, judged);
 }
 
 // `longpin verify --state-dir DIR`: DIR/expected.log, not the path the run stored; damaged state or log: 3.
@@ -317,7 +321,8 @@ class VerifyState : public ::testing::Test {
     std::vector<uint64_t> block(kBlockSize / 8);
     std::string bytes;
     for (uint64_t b = 0; b < kBlocks; ++b) {
-      StampBlock(pattern, {kRun, b, final_gen_[b], b % 2 ? WriterKind::kPwrite : WriterKind::kCpu, uint32_t(b % 2), 0},
+      StampBlock(pattern,
+                 {kRun, b, final_gen_[b], b % 2 ? WriterKind::kPwrite : WriterKind::kCpu, uint32_t(b % 2), 0},
                  reinterpret_cast<std::byte*>(block.data()));
       bytes.append(reinterpret_cast<const char*>(block.data()), kBlockSize);
     }
@@ -339,8 +344,8 @@ class VerifyState : public ::testing::Test {
 
 TEST_F(VerifyState, MovedStateDirectoryReadsItsOwnLog) {
   RunReport r = VerifyFromState(state_, "");
-  EXPECT_EQ(r.exit_code(), kExitPass) << VerdictName(r.verdict) << ": "
-      << (r.reasons.empty() ? "" : r.reasons[0]);
+  EXPECT_EQ(r.exit_code(), kExitPass)
+      << VerdictName(r.verdict) << ": " << (r.reasons.empty() ? "" : r.reasons[0]);
   EXPECT_EQ(r.expected_log_path, state_ + "/expected.log");
   ASSERT_TRUE(r.verification.has_value());
   EXPECT_EQ(r.verification->kernel_violations, 0u);
@@ -386,7 +391,8 @@ TEST_F(VerifyState, MissingStateIsUsageMissingLogIsAnError) {
 
 TEST_F(VerifyState, Version1StateStaysReadable) {
   WriteAll(state_ + "/state.json", "{\"state_version\": 1, \"run_id\": " + std::to_string(kRun) +
-                                       ", \"target_path\": \"" + target_ + "\", \"block_size\": 4096, "
+                                       ", \"target_path\": \"" + target_ +
+                                       "\", \"block_size\": 4096, "
                                        "\"block_count\": 64, \"log_path\": \"/old/place/expected.log\"}\n");
   RunReport r = VerifyFromState(state_, "");
   EXPECT_EQ(r.exit_code(), kExitPass) << (r.reasons.empty() ? "" : r.reasons[0]);

@@ -4,10 +4,9 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 #include <xxhash.h>
 
 #include <cstdlib>
@@ -28,8 +27,9 @@ class TempDir {
   }
   ~TempDir() {
     if (!path_.empty())
-      ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
-             FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+      ::nftw(
+          path_.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
+          FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
   }
   const std::string& path() const { return path_; }
 
@@ -82,7 +82,8 @@ TEST(ExpectedLog, LanesFromManyThreadsAreReadBackWhole) {
 
   // What one thread appended carries increasing numbers: the order the oracle relies on.
   for (int t = 0; t < kThreads; ++t)
-    for (size_t i = 1; i < returned[t].size(); ++i) ASSERT_LT(returned[t][i - 1], returned[t][i]) << "thread " << t;
+    for (size_t i = 1; i < returned[t].size(); ++i)
+      ASSERT_LT(returned[t][i - 1], returned[t][i]) << "thread " << t;
 
   auto contents = ReadExpectedLog(path);
   ASSERT_TRUE(contents.ok()) << contents.status().message();
@@ -139,8 +140,8 @@ TEST(ExpectedLog, CreateRefusesAnExistingFile) {
   EXPECT_NE(again.status().message().find(path), std::string::npos) << again.status().message();
 }
 
-// Format v2: chunks behind frames. A cut at a 4 KiB boundary (the size reached the disk a page at a time) loses
-// the chunk it falls in, not the ones before; a cut anywhere else is damage, an error naming where.
+// Format v2: chunks behind frames. A cut at a 4 KiB boundary (the size reached the disk a page at a time)
+// loses the chunk it falls in, not the ones before; a cut anywhere else is damage, an error naming where.
 TEST(ExpectedLog, CutAtAPageBoundaryLosesOnlyTheCutChunk) {
   TempDir dir;
   const std::string path = dir.path() + "/expected.log";
@@ -170,7 +171,8 @@ TEST(ExpectedLog, CutAtAPageBoundaryLosesOnlyTheCutChunk) {
   auto damaged = ReadExpectedLog(path);
   ASSERT_FALSE(damaged.ok());
   EXPECT_EQ(damaged.status().err(), EBADMSG);
-  EXPECT_NE(damaged.status().message().find("damaged at byte " + std::to_string(64 + 101 * 32)), std::string::npos)
+  EXPECT_NE(damaged.status().message().find("damaged at byte " + std::to_string(64 + 101 * 32)),
+            std::string::npos)
       << damaged.status().message();
 }
 

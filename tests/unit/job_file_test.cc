@@ -1,11 +1,10 @@
 // Job files (cli/job_file.h): keys become `longpin run` options; errors name FILE:LINE.
 #include "cli/job_file.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "cli/run_options.h"
 
@@ -45,7 +44,8 @@ class JobFileTest : public ::testing::Test {
 };
 
 TEST_F(JobFileTest, KeysSetOptions) {
-  auto err = Apply("pinner = \"fuse\"\nsyncers = 3\nrate = 2.5\nkeep = true\nphases = [\"pinned\"]\nsize = 33554432\n");
+  auto err = Apply(
+      "pinner = \"fuse\"\nsyncers = 3\nrate = 2.5\nkeep = true\nphases = [\"pinned\"]\nsize = 33554432\n");
   ASSERT_FALSE(err) << *err;
   EXPECT_EQ(cfg_.pinner, "fuse");
   EXPECT_EQ(cfg_.syncers, 3);
@@ -113,8 +113,8 @@ TEST_F(JobFileTest, JobFilesDoNotNest) {
 TEST(Presets, EveryPresetParsesAndValidates) {
   const auto presets = ListPresets();
   ASSERT_GE(presets.size(), 6u);
-  for (const char* name : {"pinned-redirty", "split-page", "dio-journal", "truncate-under-pin", "fork-under-pin",
-                           "reclaim-under-pin"}) {
+  for (const char* name : {"pinned-redirty", "split-page", "dio-journal", "truncate-under-pin",
+                           "fork-under-pin", "reclaim-under-pin"}) {
     auto path = FindPreset(name);
     ASSERT_TRUE(path) << name;
     CLI::App app;

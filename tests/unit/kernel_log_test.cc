@@ -29,12 +29,15 @@ TEST(KernelLog, LinesWorthFlaggingAreClassified) {
       {"Page cache invalidation failure on direct I/O.  Possible data corruption due to collision with "
        "buffered I/O!",
        KernelEventClass::kDataRisk},
-      {"WARNING: CPU: 1 PID: 4242 at fs/ext4/inode.c:3619 ext4_dirty_folio+0x41/0x50", KernelEventClass::kWarning},
-      {"WARNING: CPU: 0 PID: 91 at fs/ext4/inode.c:3588 ext4_set_page_dirty+0x3a/0x60", KernelEventClass::kWarning},
+      {"WARNING: CPU: 1 PID: 4242 at fs/ext4/inode.c:3619 ext4_dirty_folio+0x41/0x50",
+       KernelEventClass::kWarning},
+      {"WARNING: CPU: 0 PID: 91 at fs/ext4/inode.c:3588 ext4_set_page_dirty+0x3a/0x60",
+       KernelEventClass::kWarning},
       {"WARNING: CPU: 0 PID: 77 at fs/iomap/buffered-io.c:1800 iomap_writepage_map+0x5c/0x400",
        KernelEventClass::kWarning},
       {"WARNING: CPU: 1 PID: 12 at mm/gup.c:2201 try_grab_folio+0x1a0/0x1c0", KernelEventClass::kWarning},
-      {"WARNING: CPU: 1 PID: 12 at mm/page-writeback.c:2893 folio_mark_dirty+0x50/0x60", KernelEventClass::kWarning},
+      {"WARNING: CPU: 1 PID: 12 at mm/page-writeback.c:2893 folio_mark_dirty+0x50/0x60",
+       KernelEventClass::kWarning},
       {"kernel BUG at fs/ext4/inode.c:2716!", KernelEventClass::kBug},
       {"BUG: Bad page state in process longpin  pfn:1a2b3", KernelEventClass::kBug},
       {"BUG: unable to handle page fault for address: ffff888000000000", KernelEventClass::kBug},
@@ -47,7 +50,8 @@ TEST(KernelLog, LinesWorthFlaggingAreClassified) {
       {"XFS (loop1): Corruption detected. Unmount and run xfs_repair", KernelEventClass::kFsError},
       {"BTRFS error (device loop2): bdev /dev/loop2 errs: wr 1, rd 0, flush 0, corrupt 0, gen 0",
        KernelEventClass::kFsError},
-      {"BTRFS critical (device loop2): corrupt leaf: root=5 block=30457856 slot=0", KernelEventClass::kFsError},
+      {"BTRFS critical (device loop2): corrupt leaf: root=5 block=30457856 slot=0",
+       KernelEventClass::kFsError},
   };
   for (const Case& c : cases) {
     auto got = ClassifyKernelLine(c.line);
@@ -62,11 +66,11 @@ TEST(KernelLog, LinesWorthFlaggingAreClassified) {
 }
 
 TEST(KernelLog, OwnShutdownLinesAreExpectedNotAlarms) {
-  for (const char* line : {"EXT4-fs (loop0): shut down requested (2)",
-                           "XFS (loop1): User initiated shutdown received.",
-                           "XFS (loop1): User initiated shutdown (0x2) received. Shutting down filesystem",
-                           "XFS (loop1): Log I/O error (0x6) detected at xfs_fs_goingdown+0x7a/0xa0",
-                           "XFS (loop1): Please unmount the filesystem and rectify the problem(s)"}) {
+  for (const char* line :
+       {"EXT4-fs (loop0): shut down requested (2)", "XFS (loop1): User initiated shutdown received.",
+        "XFS (loop1): User initiated shutdown (0x2) received. Shutting down filesystem",
+        "XFS (loop1): Log I/O error (0x6) detected at xfs_fs_goingdown+0x7a/0xa0",
+        "XFS (loop1): Please unmount the filesystem and rectify the problem(s)"}) {
     auto got = ClassifyKernelLine(line);
     ASSERT_TRUE(got.has_value()) << line;
     EXPECT_EQ(*got, KernelEventClass::kExpected) << line << " classified " << KernelEventClassName(*got);
@@ -77,16 +81,14 @@ TEST(KernelLog, OwnShutdownLinesAreExpectedNotAlarms) {
 }
 
 TEST(KernelLog, OrdinaryLinesAreIgnored) {
-  for (const char* line : {"EXT4-fs (loop0): mounted filesystem 5e3f r/w with ordered data mode. Quota mode: none.",
-                           "EXT4-fs (loop0): unmounting filesystem 5e3f.",
-                           "loop0: detected capacity change from 0 to 2097152",
-                           "XFS (loop1): Mounting V5 Filesystem 0f1e",
-                           "XFS (loop1): Ending clean mount",
-                           "BTRFS info (device loop2): first mount of filesystem 1234",
-                           "BTRFS: device fsid 1234 devid 1 transid 6 /dev/loop2 scanned by mount (42)",
-                           "audit: type=1400 audit(0.0:1): apparmor=\"STATUS\"",
-                           "",
-                           "a process named WARNINGS printed nothing"}) {
+  for (const char* line :
+       {"EXT4-fs (loop0): mounted filesystem 5e3f r/w with ordered data mode. Quota mode: none.",
+        "EXT4-fs (loop0): unmounting filesystem 5e3f.", "loop0: detected capacity change from 0 to 2097152",
+        "XFS (loop1): Mounting V5 Filesystem 0f1e", "XFS (loop1): Ending clean mount",
+        "BTRFS info (device loop2): first mount of filesystem 1234",
+        "BTRFS: device fsid 1234 devid 1 transid 6 /dev/loop2 scanned by mount (42)",
+        "audit: type=1400 audit(0.0:1): apparmor=\"STATUS\"", "",
+        "a process named WARNINGS printed nothing"}) {
     auto got = ClassifyKernelLine(line);
     EXPECT_FALSE(got.has_value()) << "flagged as " << (got ? KernelEventClassName(*got) : "") << ": " << line;
   }
@@ -99,9 +101,11 @@ TEST(KernelLog, ClassNames) {
   EXPECT_STREQ(KernelEventClassName(KernelEventClass::kDataRisk), "data_risk");
 }
 
-// KernelLogParser: /dev/kmsg is system-wide, so each event carries the task the kernel named and whether it is
-// this run's. The records are in the format of /dev/kmsg; the task tests use a fixed "ours" set.
-bool PidIs4242(int pid) { return pid == 4242; }
+// KernelLogParser: /dev/kmsg is system-wide, so each event carries the task the kernel named and whether it
+// is this run's. The records are in the format of /dev/kmsg; the task tests use a fixed "ours" set.
+bool PidIs4242(int pid) {
+  return pid == 4242;
+}
 
 TEST(KernelLogParser, WarningTakesItsPidFromItsLineAndItsNameFromTheTaskRecord) {
   KernelLogParser p(PidIs4242);
@@ -160,7 +164,8 @@ TEST(KernelLogParser, FilesystemLinesNameTheirDevice) {
   KernelLogParser p(PidIs4242);
   const std::pair<const char*, const char*> cases[] = {
       {"6,1,1,-;EXT4-fs (loop3): shut down requested (2)", "loop3"},
-      {"3,2,2,-;EXT4-fs error (device loop7): ext4_find_entry:1455: inode #2: comm ls: reading directory", "loop7"},
+      {"3,2,2,-;EXT4-fs error (device loop7): ext4_find_entry:1455: inode #2: comm ls: reading directory",
+       "loop7"},
       {"1,3,3,-;XFS (dm-2): Corruption detected. Unmount and run xfs_repair", "dm-2"},
       {"3,4,4,-;BTRFS error (device sda1): bdev /dev/sda1 errs: wr 1, rd 0", "sda1"},
   };
@@ -169,7 +174,8 @@ TEST(KernelLogParser, FilesystemLinesNameTheirDevice) {
     EXPECT_EQ(p.events().back().device, device) << record;
   }
   ASSERT_TRUE(p.Feed("4,5,5,-;WARNING: CPU: 0 PID: 1 at fs/ext4/inode.c:3960 ext4_dirty_folio+0x1/0x2"));
-  EXPECT_EQ(p.events().back().device, "") << "a WARNING names no device: it is the kernel's, whoever caused it";
+  EXPECT_EQ(p.events().back().device, "")
+      << "a WARNING names no device: it is the kernel's, whoever caused it";
 }
 
 // A fake /sys: class/block/NAME with loop/backing_file for loop devices and slaves/ for dm devices.
@@ -181,9 +187,12 @@ class FakeSysfs {
   }
   void Dm(const std::string& name, std::initializer_list<std::string> slaves) {
     std::filesystem::create_directories(dir_.File("class/block/" + name + "/slaves"));
-    for (const auto& s : slaves) std::filesystem::create_directories(dir_.File("class/block/" + name + "/slaves/" + s));
+    for (const auto& s : slaves)
+      std::filesystem::create_directories(dir_.File("class/block/" + name + "/slaves/" + s));
   }
-  void Disk(const std::string& name) { std::filesystem::create_directories(dir_.File("class/block/" + name)); }
+  void Disk(const std::string& name) {
+    std::filesystem::create_directories(dir_.File("class/block/" + name));
+  }
   const std::string& root() const { return dir_.path(); }
 
  private:

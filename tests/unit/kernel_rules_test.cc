@@ -366,7 +366,8 @@ TEST_F(KernelRulesTest, ReclaimPageoutSplitStripsFollPin) {
     EXPECT_EQ(JudgeCell(*shipped_, cell, "kept", "").as_expected, std::optional<bool>(true)) << pinner;
   }
   EXPECT_EQ(DecidedBy(ReclaimCell("fuse", "6.16")), "reclaim-pageout-split-strips-foll-pin");
-  EXPECT_EQ(DecidedBy(ReclaimCell("vmsplice", "6.18.44")), "reclaim-strips-foll-get") << "FOLL_GET: its own rule";
+  EXPECT_EQ(DecidedBy(ReclaimCell("vmsplice", "6.18.44")), "reclaim-strips-foll-get")
+      << "FOLL_GET: its own rule";
 }
 
 // A rule added to the file without a test above fails here.
@@ -630,10 +631,8 @@ TEST_F(KernelRulesFileTest, FindHonoursTheEnvironment) {
   std::string error;
   EXPECT_FALSE(LoadKernelRules("/nonexistent/rules.toml", &error));
   EXPECT_EQ(error.rfind("/nonexistent/rules.toml: ", 0), 0u) << error;
-  if (restore.empty())
-    ::unsetenv("LONGPIN_RULES");
-  else
-    ::setenv("LONGPIN_RULES", restore.c_str(), 1);
+  if (restore.empty()) ::unsetenv("LONGPIN_RULES");
+  else ::setenv("LONGPIN_RULES", restore.c_str(), 1);
 }
 
 }  // namespace

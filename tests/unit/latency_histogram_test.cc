@@ -134,7 +134,8 @@ TEST(LiveLatency, SnapshotQuantilesAgreeWithThePlainHistogram) {
   EXPECT_EQ(snap.count(), plain.count());
   for (double q : kQuantiles) {
     const uint64_t a = plain.Quantile(q), b = snap.Quantile(q);
-    EXPECT_EQ(LatencyHistogram::BucketOf(a), LatencyHistogram::BucketOf(b)) << "q=" << q << " plain " << a << " live " << b;
+    EXPECT_EQ(LatencyHistogram::BucketOf(a), LatencyHistogram::BucketOf(b))
+        << "q=" << q << " plain " << a << " live " << b;
   }
 }
 

@@ -2,9 +2,8 @@
 // promises under the kernel and strict contracts, and what no contract allows.
 #include "verifiers/oracle.h"
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -59,7 +58,9 @@ class LogBuilder {
   uint64_t seq_ = 1;
 };
 
-BlockVerdict Zero() { return {}; }
+BlockVerdict Zero() {
+  return {};
+}
 BlockVerdict Intact(uint64_t gen) {
   BlockVerdict v;
   v.cls = BlockClass::kIntact;
@@ -119,7 +120,8 @@ TEST(Oracle, PromisedWriteMissingOnDiskIsAKernelViolationNamingEverything) {
 TEST(Oracle, NewerThanPromisedIsFine) {
   ExpectedState st = LogBuilder().Write(0, 1).Sync(1).Write(0, 2).Write(0, 3).End().State();
   EXPECT_EQ(st.blocks[0].kernel_gen, 1u);
-  for (uint64_t gen : {1, 2, 3}) EXPECT_EQ(Judge(st, Disk({{0, Intact(gen)}}), VerifyMode::kSync).kernel_violations, 0u);
+  for (uint64_t gen : {1, 2, 3})
+    EXPECT_EQ(Judge(st, Disk({{0, Intact(gen)}}), VerifyMode::kSync).kernel_violations, 0u);
 }
 
 TEST(Oracle, WriteRacingTheSyncIsNotPromised) {
@@ -139,7 +141,8 @@ TEST(Oracle, WriteRacingTheSyncIsNotPromised) {
 }
 
 TEST(Oracle, DmaBeforeUnpinWithUnpinAfterSyncStartIsOnlyStrictlyPromised) {
-  ExpectedState st = LogBuilder().Pin(5).Write(1, 1, WriterKind::kDma, 5).SyncStart(1).Unpin(5).SyncEnd(1).End().State();
+  ExpectedState st =
+      LogBuilder().Pin(5).Write(1, 1, WriterKind::kDma, 5).SyncStart(1).Unpin(5).SyncEnd(1).End().State();
   EXPECT_EQ(st.blocks[1].kernel_gen, 0u);
   EXPECT_EQ(st.blocks[1].strict_gen, 1u);
 
@@ -224,7 +227,8 @@ TEST(Oracle, SyncFileRangePromisesNothing) {
 }
 
 TEST(Oracle, EveryOtherSyncOpPromises) {
-  for (SyncOpKind op : {SyncOpKind::kFsync, SyncOpKind::kFdatasync, SyncOpKind::kMsync, SyncOpKind::kSyncfs}) {
+  for (SyncOpKind op :
+       {SyncOpKind::kFsync, SyncOpKind::kFdatasync, SyncOpKind::kMsync, SyncOpKind::kSyncfs}) {
     ExpectedState st = LogBuilder().Write(0, 1).Sync(1, 0, op).End().State();
     EXPECT_EQ(st.blocks[0].kernel_gen, 1u) << SyncOpName(op);
     Verification v = Judge(st, Disk(), VerifyMode::kSync);
@@ -361,9 +365,9 @@ TEST(Oracle, LogWrittenByExpectedLogIsJudgedTheSame) {
 namespace longpin {
 namespace {
 
-// Found by 100 clean ext4 crash cycles: an fsync in flight across FS_IOC_SHUTDOWN(NOLOGFLUSH) returned 0 after
-// the crash point while its journal commit was discarded. In a real crash it would never have returned, so it
-// promises nothing; the sync that finished before the crash still does.
+// Found by 100 clean ext4 crash cycles: an fsync in flight across FS_IOC_SHUTDOWN(NOLOGFLUSH) returned 0
+// after the crash point while its journal commit was discarded. In a real crash it would never have returned,
+// so it promises nothing; the sync that finished before the crash still does.
 TEST(Oracle, SyncReturningAfterTheCrashPointPromisesNothing) {
   ExpectedState st =
       LogBuilder().Write(0, 1).Sync(1).Write(0, 2).Write(1, 1).SyncStart(2).Crash().SyncEnd(2).End().State();
@@ -376,8 +380,8 @@ TEST(Oracle, SyncReturningAfterTheCrashPointPromisesNothing) {
 }
 
 // The epochs of each block's two newest completed writes, the hint ClassifyBlock needs for a cut DMA header.
-// The Debian 6.1 log-writes flake end to end: at the crash state of sync 1 (which promised generation 4), block 3
-// holds generation 10's first 1883 bytes and generation 9's rest (pwrite copying into the page while
+// The Debian 6.1 log-writes flake end to end: at the crash state of sync 1 (which promised generation 4),
+// block 3 holds generation 10's first 1883 bytes and generation 9's rest (pwrite copying into the page while
 // dm-log-writes copied it). ClassifyBlock calls it torn 9..10 (it was corrupt(word 235) before, a kernel
 // violation); the block was written after the promise, so a torn state is a write in flight: no violation.
 // Quiet, or mixed with a generation older than the promise, it still is one.

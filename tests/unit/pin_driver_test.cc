@@ -1,9 +1,9 @@
 // The pin driver's bookkeeping, with test doubles of the Pinner interface that fail on purpose (no kernel
 // involved). DMA write failures: an EFAULT that happened while a scenario had the file's tail truncated away
 // (WorkloadContext::truncate_epoch odd, or changed across the write) is the workload's own doing and counted
-// apart; any other failure stays an IO error of the run. A failed unpin: the window may still be pinned, so the
-// expected log must not say it was released (the oracle would then promise DMA writes into it from the next
-// sync on), and the failure is an error of the phase.
+// apart; any other failure stays an IO error of the run. A failed unpin: the window may still be pinned, so
+// the expected log must not say it was released (the oracle would then promise DMA writes into it from the
+// next sync on), and the failure is an error of the phase.
 #include "workloads/pin_driver.h"
 
 #include <gtest/gtest.h>
@@ -74,8 +74,8 @@ struct DriverHarness {
     HangWatchdog watchdog(30);
     OpSlot* slot = watchdog.NewSlot("pinner");
     LogLane* lane = (*log)->NewLane();
-    std::thread driver(RunPinDriver, std::ref(ctx), std::ref(pinner), uint8_t(0), dma_writer, uint64_t(7), lane,
-                       slot, &tally);
+    std::thread driver(RunPinDriver, std::ref(ctx), std::ref(pinner), uint8_t(0), dma_writer, uint64_t(7),
+                       lane, slot, &tally);
     driver.join();
     if (Status s = (*log)->Close(true); !s.ok()) return *why = s.message(), false;
     return true;

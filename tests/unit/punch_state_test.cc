@@ -1,6 +1,6 @@
-// Punch records in the expected state (verifiers/expected_state.cc): a write before a punch's start must never
-// reappear once the punch is promised; a write in flight across it (logged between its records, or a DMA write
-// through a pin taken before its end) promises nothing; a write after it is promised as usual.
+// Punch records in the expected state (verifiers/expected_state.cc): a write before a punch's start must
+// never reappear once the punch is promised; a write in flight across it (logged between its records, or a
+// DMA write through a pin taken before its end) promises nothing; a write after it is promised as usual.
 #include <gtest/gtest.h>
 
 #include "verifiers/expected_state.h"
@@ -33,11 +33,11 @@ struct LogBuilder {
 
 TEST(PunchState, BeforeStartIsStaleInFlightPromisesNothingAfterEndIsPromised) {
   LogBuilder l;
-  l.Write(WriterKind::kPwrite, 0, 1);                          // before the punch: must not reappear
-  l.Add(RecordType::kPunch, 0, 1, 0, 2 * 4096);                // start over blocks 0, 1
-  l.Write(WriterKind::kPwrite, 1, 1);                          // in flight across the punch
-  l.Add(RecordType::kPunch, 0, 0, 0, 2 * 4096);                // end
-  l.Write(WriterKind::kPwrite, 0, 2);                          // after: promised
+  l.Write(WriterKind::kPwrite, 0, 1);            // before the punch: must not reappear
+  l.Add(RecordType::kPunch, 0, 1, 0, 2 * 4096);  // start over blocks 0, 1
+  l.Write(WriterKind::kPwrite, 1, 1);            // in flight across the punch
+  l.Add(RecordType::kPunch, 0, 0, 0, 2 * 4096);  // end
+  l.Write(WriterKind::kPwrite, 0, 2);            // after: promised
   l.Sync();
   ExpectedState st = BuildExpectedState(l.log);
   EXPECT_EQ(st.punches, 1u);
@@ -50,11 +50,11 @@ TEST(PunchState, BeforeStartIsStaleInFlightPromisesNothingAfterEndIsPromised) {
 
 TEST(PunchState, DmaThroughAPinTakenBeforeThePunchEndedPromisesNothing) {
   LogBuilder l;
-  l.Add(RecordType::kPin, 0, 7, 0, 8 * 4096);                  // epoch 7 pinned before the punch
+  l.Add(RecordType::kPin, 0, 7, 0, 8 * 4096);  // epoch 7 pinned before the punch
   l.Add(RecordType::kPunch, 0, 1, 0, 4096);
   l.Add(RecordType::kPunch, 0, 0, 0, 4096);
-  l.Write(WriterKind::kDma, 0, 1, 7);                          // logged after the end, but its pin is older
-  l.Add(RecordType::kPin, 0, 8, 0, 8 * 4096);                  // epoch 8 after the punch
+  l.Write(WriterKind::kDma, 0, 1, 7);          // logged after the end, but its pin is older
+  l.Add(RecordType::kPin, 0, 8, 0, 8 * 4096);  // epoch 8 after the punch
   l.Write(WriterKind::kDma, 0, 2, 8);
   l.Add(RecordType::kUnpin, 0, 7, 0, 8 * 4096);
   l.Add(RecordType::kUnpin, 0, 8, 0, 8 * 4096);

@@ -305,12 +305,9 @@ std::optional<std::string> CheckKtapBlock(const std::vector<std::string>& lines,
     ++results;
     if (tally) {
       tally->names.push_back(m[3]);
-      if (m[5] == "SKIP")
-        ++tally->skip;
-      else if (m[1] == "ok")
-        ++tally->ok;
-      else
-        ++tally->not_ok;
+      if (m[5] == "SKIP") ++tally->skip;
+      else if (m[1] == "ok") ++tally->ok;
+      else ++tally->not_ok;
     }
     ++i;
   }

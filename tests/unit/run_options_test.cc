@@ -87,9 +87,10 @@ TEST(RunOptions, BadInputGivesOneLineNamingTheOption) {
 }
 
 TEST(RunOptions, GoodInputFillsTheConfig) {
-  Parsed p = ParseRun({"--fs", "dir:/tmp", "--size", "64M", "--block-size", "512", "--writers", "cpu:1,pwrite:3",
-                       "--sync", "fdatasync:5ms", "--syncers", "2", "--duration", "250ms", "--phases", "pinned",
-                       "--seed", "42", "--keep", "--pinner", "none"});
+  Parsed p = ParseRun({"--fs",       "dir:/tmp",       "--size",   "64M",           "--block-size", "512",
+                       "--writers",  "cpu:1,pwrite:3", "--sync",   "fdatasync:5ms", "--syncers",    "2",
+                       "--duration", "250ms",          "--phases", "pinned",        "--seed",       "42",
+                       "--keep",     "--pinner",       "none"});
   ASSERT_FALSE(p.error.has_value()) << *p.error;
   EXPECT_EQ(p.cfg.fs, "dir:/tmp");
   EXPECT_EQ(p.cfg.size, 64ull << 20);
@@ -120,8 +121,8 @@ TEST(RunOptions, DefaultsAreTheReadmeJob) {
   // Four counterbalanced rounds of 1.25 s each (ABBA ABBA): 5 s of each phase kind.
   EXPECT_EQ(p.cfg.rounds, 4);
   EXPECT_DOUBLE_EQ(p.cfg.duration_s, 1.25);
-  EXPECT_EQ(p.cfg.phases, (std::vector<std::string>{"baseline", "pinned", "pinned", "baseline", "baseline", "pinned",
-                                                    "pinned", "baseline"}));
+  EXPECT_EQ(p.cfg.phases, (std::vector<std::string>{"baseline", "pinned", "pinned", "baseline", "baseline",
+                                                    "pinned", "pinned", "baseline"}));
   EXPECT_EQ(p.cfg.pinner, "vmsplice");
 }
 

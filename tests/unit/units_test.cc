@@ -8,9 +8,9 @@ namespace {
 
 TEST(Units, ParseSizeAccepts) {
   const std::pair<const char*, uint64_t> cases[] = {
-      {"4096", 4096},        {"0", 0},           {"512b", 512},         {"4k", 4096},
-      {"4K", 4096},          {"4KiB", 4096},     {"4kb", 4096},         {"256M", 256ull << 20},
-      {"2MiB", 2ull << 20},  {"1G", 1ull << 30}, {"3gib", 3ull << 30},  {"1T", 1ull << 40},
+      {"4096", 4096},       {"0", 0},           {"512b", 512},        {"4k", 4096},
+      {"4K", 4096},         {"4KiB", 4096},     {"4kb", 4096},        {"256M", 256ull << 20},
+      {"2MiB", 2ull << 20}, {"1G", 1ull << 30}, {"3gib", 3ull << 30}, {"1T", 1ull << 40},
   };
   for (const auto& [text, want] : cases) {
     auto got = ParseSize(text);
@@ -20,16 +20,16 @@ TEST(Units, ParseSizeAccepts) {
 }
 
 TEST(Units, ParseSizeRejects) {
-  for (const char* text : {"", "k", "M", "-1", "-4k", "+4k", " 4k", "4 k", "4x", "4kk", "4KiBs", "1.5M", "0x10",
-                           "99999999999999999999", "17179869184G", "4P"}) {
+  for (const char* text : {"", "k", "M", "-1", "-4k", "+4k", " 4k", "4 k", "4x", "4kk", "4KiBs", "1.5M",
+                           "0x10", "99999999999999999999", "17179869184G", "4P"}) {
     EXPECT_FALSE(ParseSize(text).has_value()) << "accepted '" << text << "'";
   }
 }
 
 TEST(Units, ParseDurationAccepts) {
   const std::pair<const char*, double> cases[] = {
-      {"5", 5.0},      {"5s", 5.0},    {"1.5s", 1.5},   {"10ms", 0.010}, {"250us", 250e-6},
-      {"100ns", 1e-7}, {"2m", 120.0},  {"2min", 120.0}, {"1h", 3600.0},  {"0", 0.0},
+      {"5", 5.0},      {"5s", 5.0},   {"1.5s", 1.5},   {"10ms", 0.010}, {"250us", 250e-6},
+      {"100ns", 1e-7}, {"2m", 120.0}, {"2min", 120.0}, {"1h", 3600.0},  {"0", 0.0},
   };
   for (const auto& [text, want] : cases) {
     auto got = ParseDuration(text);

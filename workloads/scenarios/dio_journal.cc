@@ -57,8 +57,8 @@ void Run(ScenarioEnv& env) {
     return scenario::IdleUntilStop(env);
   }
   // B: a file next to A (same filesystem, same journal), removed at the end of the phase.
-  const std::string b_path = scenario::DirectoryOf(*path) + "/longpin-dio-b-" + std::to_string(::getpid()) + "-" +
-                             std::to_string(ctx.phase_index);
+  const std::string b_path = scenario::DirectoryOf(*path) + "/longpin-dio-b-" + std::to_string(::getpid()) +
+                             "-" + std::to_string(ctx.phase_index);
   Destination b{"b"}, self{"a"};
   b.fd = ::open(b_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_DIRECT | O_CLOEXEC, 0600);
   if (b.fd < 0) {
@@ -78,7 +78,8 @@ void Run(ScenarioEnv& env) {
     ::close(self.fd);
     self.fd = -1;
   } else if (self.fd < 0) {
-    env.notes.push_back("reopening the target O_DIRECT: " + std::string(ErrnoName(errno)) + "; only A->B runs");
+    env.notes.push_back("reopening the target O_DIRECT: " + std::string(ErrnoName(errno)) +
+                        "; only A->B runs");
   }
 
   const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
@@ -92,7 +93,8 @@ void Run(ScenarioEnv& env) {
     DioWrite(env, d, src, dest, len);
   }
   ::close(b.fd);
-  if (::unlink(b_path.c_str()) != 0) env.notes.push_back("unlink " + b_path + ": " + std::string(ErrnoName(errno)));
+  if (::unlink(b_path.c_str()) != 0)
+    env.notes.push_back("unlink " + b_path + ": " + std::string(ErrnoName(errno)));
   if (self.fd >= 0) ::close(self.fd);
 }
 

@@ -39,7 +39,8 @@ constexpr double kForkInterval = 0.1;
       StampBlock(pattern, id, map + id.block * bs);
     }
     ::clock_gettime(CLOCK_MONOTONIC, &now);
-    if (double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9 > kChildSeconds) ::_exit(0);
+    if (double(now.tv_sec - start.tv_sec) + double(now.tv_nsec - start.tv_nsec) / 1e9 > kChildSeconds)
+      ::_exit(0);
   }
 }
 
@@ -106,17 +107,19 @@ void Run(ScenarioEnv& env) {
   }
   env.counters["child_blocks_in_parent"] += leaked_blocks;
   if (leaked_blocks)
-    env.failures.push_back(std::to_string(leaked_blocks) + " block(s) of the parent's private mapping hold the "
-                           "forked child's writes (first: block " + std::to_string(first_leak) + ", offset " +
-                           std::to_string(first_leak * bs) + "): the child wrote into the parent's pinned pages");
+    env.failures.push_back(std::to_string(leaked_blocks) +
+                           " block(s) of the parent's private mapping hold the "
+                           "forked child's writes (first: block " +
+                           std::to_string(first_leak) + ", offset " + std::to_string(first_leak * bs) +
+                           "): the child wrote into the parent's pinned pages");
   scenario::IdleUntilStop(env);
 }
 
 }  // namespace
 
-const ScenarioInfo kForkUnderPin = {
-    "fork-under-pin",
-    "fork children that write their own run's blocks into the pinned private mapping; none may show in the parent",
-    Run};
+const ScenarioInfo kForkUnderPin = {"fork-under-pin",
+                                    "fork children that write their own run's blocks into the pinned private "
+                                    "mapping; none may show in the parent",
+                                    Run};
 
 }  // namespace longpin

@@ -1,11 +1,11 @@
 // reclaim-under-pin (and compact-under-pin): memory pressure on the target's pages while the pinner holds
 // windows and writes through them, and a pin-coherence check: a block the pinner wrote through its pin must
-// read back through the mapping at that generation or newer (a page migrated, reclaimed or replaced under a pin
-// leaves the write in a page the mapping no longer shows).
-// Pressure: compaction (1 > /proc/sys/vm/compact_memory, root) for both; for reclaim also madvise(MADV_PAGEOUT)
-// of random ranges of the mapping and a helper process in a memory cgroup of its own with a low limit
-// (cgroup v2 memory.max, or v1 memory.limit_in_bytes where the memory controller is on v1) that touches
-// anonymous memory and reads the target, so that target pages are charged to it and reclaimed there.
+// read back through the mapping at that generation or newer (a page migrated, reclaimed or replaced under a
+// pin leaves the write in a page the mapping no longer shows). Pressure: compaction (1 >
+// /proc/sys/vm/compact_memory, root) for both; for reclaim also madvise(MADV_PAGEOUT) of random ranges of the
+// mapping and a helper process in a memory cgroup of its own with a low limit (cgroup v2 memory.max, or v1
+// memory.limit_in_bytes where the memory controller is on v1) that touches anonymous memory and reads the
+// target, so that target pages are charged to it and reclaimed there.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -60,7 +60,8 @@ class HelperCgroup {
       std::string path;
       while (std::getline(self, line)) {
         const auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
-        if (c1 != std::string::npos && c2 != std::string::npos && line.substr(c1 + 1, c2 - c1 - 1) == "memory")
+        if (c1 != std::string::npos && c2 != std::string::npos &&
+            line.substr(c1 + 1, c2 - c1 - 1) == "memory")
           path = line.substr(c2 + 1);
       }
       struct stat st {};
@@ -74,7 +75,8 @@ class HelperCgroup {
       dir_.clear();
       return why;
     }
-    if (!WriteText(dir_ + "/" + limit_file_, std::to_string(limit))) return "write " + dir_ + "/" + limit_file_;
+    if (!WriteText(dir_ + "/" + limit_file_, std::to_string(limit)))
+      return "write " + dir_ + "/" + limit_file_;
     return std::nullopt;
   }
   bool Adopt(pid_t pid) const { return WriteText(dir_ + "/cgroup.procs", std::to_string(pid)); }
@@ -93,8 +95,10 @@ class HelperCgroup {
   char go;
   if (::read(go_fd, &go, 1) != 1) ::_exit(0);
   const size_t anon_bytes = kCgroupLimit / 2, chunk = 1 << 20;
-  auto* anon = static_cast<char*>(::mmap(nullptr, anon_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  auto* buf = static_cast<char*>(::mmap(nullptr, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  auto* anon = static_cast<char*>(
+      ::mmap(nullptr, anon_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  auto* buf =
+      static_cast<char*>(::mmap(nullptr, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (anon == MAP_FAILED || buf == MAP_FAILED) ::_exit(1);
   uint64_t offset = 0;
   for (unsigned round = 0;; ++round) {
@@ -141,8 +145,9 @@ void RunPressure(ScenarioEnv& env, bool reclaim) {
                              ? cfg.writers.cpu + cfg.writers.pwrite
                              : -1;
   if (dma_writer < 0)
-    env.notes.push_back("the pinner does not write through its pin (--writers dma:1 and a writing pinner): no "
-                        "coherence check, pressure only");
+    env.notes.push_back(
+        "the pinner does not write through its pin (--writers dma:1 and a writing pinner): no "
+        "coherence check, pressure only");
   if (!root) env.notes.push_back("not root: no compaction and no memory cgroup; MADV_PAGEOUT only");
 
   HelperCgroup cgroup;
@@ -159,7 +164,8 @@ void RunPressure(ScenarioEnv& env, bool reclaim) {
         (void)!::write(go[1], "g", 1);
         env.counters["cgroup_helper"] = 1;
       } else if (helper > 0) {
-        env.notes.push_back("could not move the helper into " + cgroup.dir() + ": reclaim by MADV_PAGEOUT only");
+        env.notes.push_back("could not move the helper into " + cgroup.dir() +
+                            ": reclaim by MADV_PAGEOUT only");
         ::kill(helper, SIGKILL);
       }
     }
@@ -181,15 +187,16 @@ void RunPressure(ScenarioEnv& env, bool reclaim) {
       const uint64_t len = std::min<uint64_t>(pages, 1 + rng.Next() % 256);
       const uint64_t first = rng.Next() % (pages - len + 1);
       OpScope op(env.slot, OpKind::kWrite);
-      if (::madvise(ctx.map + first * page, len * page, MADV_PAGEOUT) == 0) env.counters["pageout_pages"] += len;
+      if (::madvise(ctx.map + first * page, len * page, MADV_PAGEOUT) == 0)
+        env.counters["pageout_pages"] += len;
       else env.counters[std::string("madvise MADV_PAGEOUT ") + std::string(ErrnoName(errno))]++;
     }
     if (dma_writer >= 0) CheckCoherence(env, dma_writer, copy.get(), &bad, &first_bad, &first_detail);
     if (bad) break;
     if (!scenario::Pause(env, kRoundSeconds)) break;
   }
-  // A last check once the pinner has stopped writing would need the phase's end: the pin driver runs until the
-  // same stop flag, so the checks above are what the phase gets.
+  // A last check once the pinner has stopped writing would need the phase's end: the pin driver runs until
+  // the same stop flag, so the checks above are what the phase gets.
   if (helper > 0) {
     ::kill(helper, SIGKILL);
     int status = 0;
@@ -207,8 +214,12 @@ void RunPressure(ScenarioEnv& env, bool reclaim) {
   scenario::IdleUntilStop(env);
 }
 
-void RunReclaim(ScenarioEnv& env) { RunPressure(env, true); }
-void RunCompact(ScenarioEnv& env) { RunPressure(env, false); }
+void RunReclaim(ScenarioEnv& env) {
+  RunPressure(env, true);
+}
+void RunCompact(ScenarioEnv& env) {
+  RunPressure(env, false);
+}
 
 }  // namespace
 
@@ -218,10 +229,10 @@ const ScenarioInfo kReclaimUnderPin = {
     "writes through the pin must stay visible in the mapping",
     RunReclaim};
 
-const ScenarioInfo kCompactUnderPin = {
-    "compact-under-pin",
-    "compaction (/proc/sys/vm/compact_memory) over pinned windows; DMA writes through the pin must stay visible "
-    "in the mapping",
-    RunCompact};
+const ScenarioInfo kCompactUnderPin = {"compact-under-pin",
+                                       "compaction (/proc/sys/vm/compact_memory) over pinned windows; DMA "
+                                       "writes through the pin must stay visible "
+                                       "in the mapping",
+                                       RunCompact};
 
 }  // namespace longpin

@@ -7,11 +7,7 @@ namespace longpin {
 const std::vector<ScenarioInfo>& ScenarioRegistry() {
   static const std::vector<ScenarioInfo> table = {
       // [scenarios: entries]
-      kTruncateUnderPin,
-      kForkUnderPin,
-      kDioJournal,
-      kReclaimUnderPin,
-      kCompactUnderPin,
+      kTruncateUnderPin, kForkUnderPin, kDioJournal, kReclaimUnderPin, kCompactUnderPin,
   };
   return table;
 }

@@ -12,7 +12,8 @@ std::optional<std::string> TargetPath(int fd) {
   if (n <= 0) return std::nullopt;
   std::string path(buf, size_t(n));
   // "/memfd:name (deleted)" and other anonymous files have no directory to work in.
-  if (path.empty() || path[0] != '/' || path.rfind("/memfd:", 0) == 0 || path.find(" (deleted)") != std::string::npos)
+  if (path.empty() || path[0] != '/' || path.rfind("/memfd:", 0) == 0 ||
+      path.find(" (deleted)") != std::string::npos)
     return std::nullopt;
   return path;
 }

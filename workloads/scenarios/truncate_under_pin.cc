@@ -1,8 +1,8 @@
 // truncate-under-pin: while the pinner holds windows and writes through them, punch holes
 // (FALLOC_FL_PUNCH_HOLE | KEEP_SIZE) over the file and truncate its tail away and back. Each punch is logged
-// twice, a start record before the call and an end record after it (verifiers/expected_state.cc): data written
-// before the start must never reappear (the oracle requires zeros or a later generation), writes in flight
-// across the punch promise nothing, later writes are promised as usual.
+// twice, a start record before the call and an end record after it (verifiers/expected_state.cc): data
+// written before the start must never reappear (the oracle requires zeros or a later generation), writes in
+// flight across the punch promise nothing, later writes are promised as usual.
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -19,8 +19,8 @@ namespace longpin {
 namespace {
 
 // A writer's completion is logged right after its syscall returns, but a writer preempted in between (the
-// punch's wakeup preempting it is the common case) may log after the punch returned: the end record waits this
-// long so that such a write is logged before it, where it promises nothing.
+// punch's wakeup preempting it is the common case) may log after the punch returned: the end record waits
+// this long so that such a write is logged before it, where it promises nothing.
 constexpr double kEndRecordDelay = 0.02;
 constexpr double kPunchInterval = 0.05;
 
@@ -38,8 +38,8 @@ bool LoggedPunch(ScenarioEnv& env, uint64_t offset, uint64_t bytes, const char* 
     const int err = errno;
     env.counters[std::string(what) + " " + std::string(ErrnoName(err))]++;
     if (env.notes.size() < 8)
-      env.notes.push_back(std::string(what) + " of [" + std::to_string(offset) + ", +" + std::to_string(bytes) +
-                          ") failed: " + std::string(ErrnoName(err)));
+      env.notes.push_back(std::string(what) + " of [" + std::to_string(offset) + ", +" +
+                          std::to_string(bytes) + ") failed: " + std::string(ErrnoName(err)));
     return false;
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(kEndRecordDelay));
@@ -55,8 +55,8 @@ int PunchHole(WorkloadContext& ctx, uint64_t offset, uint64_t bytes, uint64_t) {
 
 // Truncates the file to `offset` and extends it back to its size: the tail reads as zeros.
 int TruncateTail(WorkloadContext& ctx, uint64_t offset, uint64_t, uint64_t file_size) {
-  // Re-extend at once: until then the CPU writers' stores beyond the end fault (logged as failed writes) and the
-  // pinner's IO into the mapping there fails with EFAULT; the odd epoch tells the pin driver that such an
+  // Re-extend at once: until then the CPU writers' stores beyond the end fault (logged as failed writes) and
+  // the pinner's IO into the mapping there fails with EFAULT; the odd epoch tells the pin driver that such an
   // EFAULT is this scenario's doing (workload_context.h).
   ctx.truncate_epoch.fetch_add(1, std::memory_order_acq_rel);
   int rc = ::ftruncate(ctx.fd, off_t(offset));
@@ -80,11 +80,12 @@ void Run(ScenarioEnv& env) {
     return scenario::IdleUntilStop(env);
   }
   if (cfg.writers.cpu > 0) {
-    // A CPU store sequence cut by the punch's unmap refaults a zeroed page and finishes there: a torn block the
-    // kernel made correctly, which the oracle cannot tell from damage. pwrite and DMA writes are atomic per
-    // block against a punch.
-    env.notes.push_back("CPU writers tear blocks legitimately when a punch cuts their stores: nothing punched; "
-                        "use --writers pwrite:N,dma:N");
+    // A CPU store sequence cut by the punch's unmap refaults a zeroed page and finishes there: a torn block
+    // the kernel made correctly, which the oracle cannot tell from damage. pwrite and DMA writes are atomic
+    // per block against a punch.
+    env.notes.push_back(
+        "CPU writers tear blocks legitimately when a punch cuts their stores: nothing punched; "
+        "use --writers pwrite:N,dma:N");
     return scenario::IdleUntilStop(env);
   }
   struct stat st {};
@@ -116,9 +117,9 @@ void Run(ScenarioEnv& env) {
 
 }  // namespace
 
-const ScenarioInfo kTruncateUnderPin = {
-    "truncate-under-pin",
-    "punch holes and truncate the tail away and back over pinned windows while the pinner writes through them",
-    Run};
+const ScenarioInfo kTruncateUnderPin = {"truncate-under-pin",
+                                        "punch holes and truncate the tail away and back over pinned windows "
+                                        "while the pinner writes through them",
+                                        Run};
 
 }  // namespace longpin
