@@ -107,6 +107,15 @@ enum class PinHold {
   kPerIo,
 };
 
+// What ../shared/KERNEL_NOTES.md ("Who pins how") says the kernel takes for a pinner's hold: `kind`, or
+// `before` on kernels older than since_major.since_minor (when `before` is set). Runs compare it with what
+// the pin counters measured, and say so when they disagree.
+struct ExpectedReference {
+  const char* kind;
+  int since_major = 0, since_minor = 0;
+  const char* before = nullptr;
+};
+
 // One entry of the pinner table. Every pinner has an entry, also when it is compiled out, so `longpin list`
 // always shows it with the reason.
 struct PinnerInfo {
@@ -122,6 +131,7 @@ struct PinnerInfo {
   const char* option_keys;
   Status (*check_options)(const PinnerOptions&);
   Result<std::unique_ptr<Pinner>> (*factory)(const PinTarget&, const PinnerOptions&);
+  ExpectedReference expected;
 
   // Refuses an unknown --pinner-option key ("pinner cuda: unknown option foo (known: flags, write)") or a bad
   // value, then lets the factory make the pinner.
@@ -131,6 +141,9 @@ struct PinnerInfo {
 
 const std::vector<PinnerInfo>& PinnerRegistry();
 const PinnerInfo* FindPinner(const std::string& name);
+// The expected reference kind of `pinner` on kernel `release` ("FOLL_GET", "FOLL_PIN", "FOLL_PIN, long-term",
+// ...; "none" for the control and for a name not in the table).
+std::string ExpectedPinReference(const std::string& pinner, const std::string& release);
 
 // What the command line checks before a run: the options of `pinner` (PinnerInfo::CheckOptions), and the
 // values of shared-flag options for every pinner that takes their key, whichever pinner runs.

@@ -8,6 +8,7 @@
 #include "pinners/cuda_pinner.h"
 #include "pinners/fuse_pinner.h"
 #include "pinners/io_uring_pinner.h"
+#include "pinners/kernel_rules.h"
 #include "pinners/odirect_pinner.h"
 #include "pinners/pinner.h"
 #include "pinners/process_vm_pinner.h"
@@ -124,25 +125,79 @@ const std::vector<PinnerInfo>& PinnerRegistry() {
   using enum PinReference;
   using enum PinHold;
   static const std::vector<PinnerInfo> table = {
-      {"none", "no pin: the control", kNone, kWindow, Always, "", nullptr, CreateNonePinner},
-      {"vmsplice", "vmsplice the window into a pipe that is not read until the window rotates", kFollGet,
-       kWindow, Always, "", nullptr, CreateVmsplicePinner},
+      {"none", "no pin: the control", kNone, kWindow, Always, "", nullptr, CreateNonePinner, {"none"}},
+      {"vmsplice",
+       "vmsplice the window into a pipe that is not read until the window rotates",
+       kFollGet,
+       kWindow,
+       Always,
+       "",
+       nullptr,
+       CreateVmsplicePinner,
+       {"FOLL_GET"}},
       {"io_uring",
        "io_uring fixed buffers (one registered buffer per window); READ_FIXED from a file is the DMA write",
-       kFollPinLongterm, kWindow, IoUringPinnerUnavailable, "", nullptr, CreateIoUringPinner},
-      {"odirect", "O_DIRECT read from a scratch file into the window: the kernel pins the pages for each IO",
-       kFollPin, kPerIo, Always, "hold", CheckOdirectHold, CreateOdirectPinner},
+       kFollPinLongterm,
+       kWindow,
+       IoUringPinnerUnavailable,
+       "",
+       nullptr,
+       CreateIoUringPinner,
+       {"FOLL_PIN, long-term"}},
+      {"odirect",
+       "O_DIRECT read from a scratch file into the window: the kernel pins the pages for each IO",
+       kFollPin,
+       kPerIo,
+       Always,
+       "hold",
+       CheckOdirectHold,
+       CreateOdirectPinner,
+       {"FOLL_PIN", 6, 5, "FOLL_GET"}},
       {"process-vm",
-       "a helper child writes the window with process_vm_writev (short-term pins, unpinned dirty)", kFollPin,
-       kPerIo, ProcessVmPinnerUnavailable, "", nullptr, CreateProcessVmPinner},
-      {"fuse", kFusePinnerDescription, kFusePinnerReference, kPerIo, FusePinnerUnavailable, "hold",
-       CheckFuseHold, CreateFusePinner},
-      {"rdma", "ibv_reg_mr over each window; DMA writer: RDMA WRITE through a loopback RC QP pair",
-       kFollPinLongterm, kWindow, RdmaUnavailable, kRdmaOptionKeys, nullptr, CreateRdmaPinner},
-      {"rdma-odp", "ibv_reg_mr with IBV_ACCESS_ON_DEMAND: no pin, the control for rdma", kMmuNotifier,
-       kWindow, RdmaOdpUnavailable, kRdmaOptionKeys, nullptr, CreateRdmaOdpPinner},
-      {"cuda", "cudaHostRegister over each window; DMA writer: GPU-stamped blocks by copy or mapped store",
-       kFollPinLongterm, kWindow, CudaUnavailable, kCudaOptionKeys, CheckCudaOptions, CreateCudaPinner},
+       "a helper child writes the window with process_vm_writev (short-term pins, unpinned dirty)",
+       kFollPin,
+       kPerIo,
+       ProcessVmPinnerUnavailable,
+       "",
+       nullptr,
+       CreateProcessVmPinner,
+       {"FOLL_PIN"}},
+      {"fuse",
+       kFusePinnerDescription,
+       kFusePinnerReference,
+       kPerIo,
+       FusePinnerUnavailable,
+       "hold",
+       CheckFuseHold,
+       CreateFusePinner,
+       {"FOLL_PIN", 6, 9, "FOLL_GET"}},
+      {"rdma",
+       "ibv_reg_mr over each window; DMA writer: RDMA WRITE through a loopback RC QP pair",
+       kFollPinLongterm,
+       kWindow,
+       RdmaUnavailable,
+       kRdmaOptionKeys,
+       nullptr,
+       CreateRdmaPinner,
+       {"FOLL_PIN, long-term"}},
+      {"rdma-odp",
+       "ibv_reg_mr with IBV_ACCESS_ON_DEMAND: no pin, the control for rdma",
+       kMmuNotifier,
+       kWindow,
+       RdmaOdpUnavailable,
+       kRdmaOptionKeys,
+       nullptr,
+       CreateRdmaOdpPinner,
+       {"none"}},
+      {"cuda",
+       "cudaHostRegister over each window; DMA writer: GPU-stamped blocks by copy or mapped store",
+       kFollPinLongterm,
+       kWindow,
+       CudaUnavailable,
+       kCudaOptionKeys,
+       CheckCudaOptions,
+       CreateCudaPinner,
+       {"FOLL_PIN (driver 525+), long-term from 550.67"}},
   };
   return table;
 }
@@ -151,6 +206,15 @@ const PinnerInfo* FindPinner(const std::string& name) {
   for (const auto& p : PinnerRegistry())
     if (name == p.name) return &p;
   return nullptr;
+}
+
+std::string ExpectedPinReference(const std::string& pinner, const std::string& release) {
+  const PinnerInfo* info = FindPinner(pinner);
+  if (!info) return "none";
+  const ExpectedReference& e = info->expected;
+  if (!e.before) return e.kind;
+  const KernelVersion v = ParseKernelRelease(release).value_or(KernelVersion{});
+  return v >= KernelVersion{e.since_major, e.since_minor, 0} ? e.kind : e.before;
 }
 
 }  // namespace longpin

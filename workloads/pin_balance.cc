@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "core/measured_pin_kinds.h"
-#include "workloads/race_script.h"
+#include "pinners/pinner.h"
 #include "workloads/run_session.h"
 
 namespace longpin {

@@ -90,17 +90,6 @@ Result<RaceStep> ParseStep(const std::string& item) {
   return step;
 }
 
-// (major, minor) of a release string like "6.1.0-57-amd64".
-std::pair<int, int> KernelVersion(const std::string& release) {
-  int major = 0, minor = 0;
-  std::sscanf(release.c_str(), "%d.%d", &major, &minor);
-  return {major, minor};
-}
-
-bool AtLeast(std::pair<int, int> v, int major, int minor) {
-  return v.first > major || (v.first == major && v.second >= minor);
-}
-
 }  // namespace
 
 RaceCapabilities RaceCapabilitiesOf(const std::string& pinner) {
@@ -182,17 +171,6 @@ Status CheckRaceScript(const RaceScript& script, const RaceCapabilities& caps, c
   }
   (void)caps.per_io;
   return {};
-}
-
-std::string ExpectedPinReference(const std::string& pinner, const std::string& release) {
-  const auto v = KernelVersion(release);
-  if (pinner == "fuse") return AtLeast(v, 6, 9) ? "FOLL_PIN" : "FOLL_GET";
-  if (pinner == "odirect") return AtLeast(v, 6, 5) ? "FOLL_PIN" : "FOLL_GET";
-  if (pinner == "process-vm") return "FOLL_PIN";
-  if (pinner == "vmsplice") return "FOLL_GET";
-  if (pinner == "rdma" || pinner == "io_uring") return "FOLL_PIN, long-term";
-  if (pinner == "cuda") return "FOLL_PIN (driver 525+), long-term from 550.67";
-  return "none";
 }
 
 }  // namespace longpin

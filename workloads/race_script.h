@@ -85,10 +85,6 @@ Result<RaceScript> ParseRaceScript(const std::string& text);
 // crash or the end, a pinner that cannot write has no DMA steps. The error names the step (exit 2).
 Status CheckRaceScript(const RaceScript& script, const RaceCapabilities& caps, const std::string& pinner);
 
-// What ../shared/KERNEL_NOTES.md ("Who pins how") says `pinner` takes on kernel `release` ("FOLL_GET",
-// "FOLL_PIN", "FOLL_PIN, long-term", ...; "none" for the control).
-std::string ExpectedPinReference(const std::string& pinner, const std::string& release);
-
 // Runs the race script of cfg.race (a `longpin run --race STEPS`, or a preset's race key).
 RunReport RunRace(const RunConfig& cfg);
 

@@ -113,3 +113,26 @@ TEST(PinnerOptions, ValuesAreCheckedByThePinnerThatTakesThem) {
 
 }  // namespace
 }  // namespace longpin
+
+namespace longpin {
+namespace {
+
+// Every pinner's expected reference kind per kernel comes from its own registry entry; the boundaries are
+// ../shared/KERNEL_NOTES.md's (FUSE direct IO pins from 6.9, O_DIRECT from 6.5).
+TEST(PinnerInfo, ExpectedReferenceFollowsTheKernelOfTheEntry) {
+  EXPECT_EQ(ExpectedPinReference("fuse", "6.1.0-57-amd64"), "FOLL_GET");
+  EXPECT_EQ(ExpectedPinReference("fuse", "6.9.0"), "FOLL_PIN");
+  EXPECT_EQ(ExpectedPinReference("odirect", "6.4.16"), "FOLL_GET");
+  EXPECT_EQ(ExpectedPinReference("odirect", "6.12.118+deb13-amd64"), "FOLL_PIN");
+  EXPECT_EQ(ExpectedPinReference("vmsplice", "6.18.44"), "FOLL_GET");
+  EXPECT_EQ(ExpectedPinReference("process-vm", "5.10.0"), "FOLL_PIN");
+  EXPECT_EQ(ExpectedPinReference("io_uring", "6.1.0"), "FOLL_PIN, long-term");
+  EXPECT_EQ(ExpectedPinReference("rdma", "6.1.0"), "FOLL_PIN, long-term");
+  EXPECT_EQ(ExpectedPinReference("rdma-odp", "6.1.0"), "none");
+  EXPECT_EQ(ExpectedPinReference("none", "6.1.0"), "none");
+  EXPECT_EQ(ExpectedPinReference("no-such-pinner", "6.1.0"), "none");
+  for (const auto& p : PinnerRegistry()) EXPECT_NE(p.expected.kind, nullptr) << p.name;
+}
+
+}  // namespace
+}  // namespace longpin
