@@ -216,15 +216,17 @@ GuestMatrix RunMatrixInGuest(const std::string& kernel, const MatrixConfig& o) {
     const std::string console = LastNonEmptyLine(results + "/vm-console.log");
     g.error = "the guest did not boot: " + why + (console.empty() ? "" : "; console: " + console) +
               " (log kept in " + results + ")";
-  } else if (rc == kExitUsage || rc == kExitCannotRun) {
-    g.exit_code = rc;
-    g.error = why;
-  } else if (g_interrupted.load()) {
-    g.exit_code = kExitError;
-    g.error = "interrupted";
+  } else if (rc == kExitUsage || rc == kExitCannotRun || g_interrupted.load()) {
+    // The guest said why (or the user stopped it): its console holds nothing more.
+    g.exit_code = g_interrupted.load() ? kExitError : rc;
+    g.error = g_interrupted.load() ? "interrupted" : why;
+    std::error_code ignored;
+    std::filesystem::remove_all(results, ignored);
   } else {
+    // A guest that hung or died: its console is the evidence, kept like a failed run's directory.
     g.exit_code = kExitError;
-    g.error = "no matrix came back from the guest (exit " + std::to_string(rc) + "): " + why;
+    g.error = "no matrix came back from the guest (exit " + std::to_string(rc) + "): " + why +
+              " (log kept in " + results + ")";
   }
   return g;
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "tests/integration/test_helpers.h"
@@ -106,6 +107,14 @@ TEST(MatrixKernels, AnImageThatDoesNotBootIsOneLineExit2AndNoQemuLeft) {
   ASSERT_NE(line, std::string::npos) << o.err;
   EXPECT_EQ(o.err.find('\n', line), o.err.size() - 1) << "one line, the last: " << o.err;
   EXPECT_EQ(QemuProcesses(), qemu_before) << "no qemu left behind";
+  // The console log is kept as the evidence, at the place the line names; the test removes it.
+  const size_t kept = o.err.find("(log kept in ", line);
+  ASSERT_NE(kept, std::string::npos) << o.err;
+  const size_t from = kept + std::string("(log kept in ").size();
+  const std::string log_dir = o.err.substr(from, o.err.find(')', from) - from);
+  EXPECT_EQ(::access((log_dir + "/vm-console.log").c_str(), F_OK), 0) << log_dir;
+  std::error_code ignored;
+  std::filesystem::remove_all(log_dir, ignored);
 }
 
 }  // namespace
